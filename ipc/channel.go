@@ -1,0 +1,207 @@
+package ipc
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// DefaultMaxMessageSize is the longest line a channel accepts when
+// Options.MaxMessageSize is zero: 64 MiB.
+const DefaultMaxMessageSize = 64 << 20
+
+// DefaultRecvBuffer is how many received messages wait for Recv when
+// Options.RecvBuffer is zero.
+const DefaultRecvBuffer = 1024
+
+// closeFlushTimeout bounds how long Close waits for queued bytes to reach
+// a peer that does not read.
+const closeFlushTimeout = 2 * time.Second
+
+// Options tunes a Channel. The zero value is ready to use.
+type Options struct {
+	// MaxMessageSize is the longest line, in bytes without the newline, the
+	// channel accepts from the peer; a longer one closes the channel with a
+	// TooLarge error. Zero means DefaultMaxMessageSize.
+	MaxMessageSize int
+	// RecvBuffer is how many received messages may wait for Recv. When it
+	// is full the channel stops reading the socket, and so also stops
+	// seeing the acknowledgements of handles it sent: keep calling Recv.
+	// Zero means DefaultRecvBuffer.
+	RecvBuffer int
+	// Internal, if set, receives every internal message (cmd "NODE_...")
+	// other than the handle protocol's own, together with its handle if one
+	// came. It runs on the channel's read goroutine: it must not block, and
+	// it must not wait for SendHandle (use SendHandleAsync). Without it,
+	// internal messages are dropped and their handles closed.
+	Internal func(*Message)
+}
+
+// Channel is one end of an IPC channel. Its methods are safe for
+// concurrent use.
+type Channel struct {
+	conn     *net.UnixConn
+	max      int
+	internal func(*Message)
+	msgs     chan *Message
+	readDone chan struct{}
+	done     chan struct{}
+	w        writer
+
+	once sync.Once
+	mu   sync.Mutex
+	err  error
+}
+
+// New runs a channel over conn, which must be a connected AF_UNIX
+// SOCK_STREAM socket. The channel owns conn from now on. opts may be nil.
+func New(conn *net.UnixConn, opts *Options) *Channel {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.RecvBuffer <= 0 {
+		o.RecvBuffer = DefaultRecvBuffer
+	}
+	c := &Channel{
+		conn:     conn,
+		max:      o.MaxMessageSize,
+		internal: o.Internal,
+		msgs:     make(chan *Message, o.RecvBuffer),
+		readDone: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	c.w.init(c)
+	go c.readLoop()
+	return c
+}
+
+// FromFile runs a channel over the socket f; f is closed (the channel
+// keeps its own duplicate).
+func FromFile(f *os.File, opts *Options) (*Channel, error) {
+	defer f.Close()
+	fc, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("ipc: channel from %s: %w", f.Name(), err)
+	}
+	uc, ok := fc.(*net.UnixConn)
+	if !ok {
+		fc.Close()
+		return nil, fmt.Errorf("ipc: channel from %s: not a Unix socket (%T)", f.Name(), fc)
+	}
+	return New(uc, opts), nil
+}
+
+// Pair returns the two ends of a new channel in this process, as a
+// parent's end and the *os.File to hand to a child (proc does this).
+func Pair() (parent *net.UnixConn, child *os.File, err error) {
+	fds, err := socketpair()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ipc: socketpair: %w", err)
+	}
+	pf := os.NewFile(uintptr(fds[0]), "ipc-parent")
+	child = os.NewFile(uintptr(fds[1]), "ipc-child")
+	fc, err := net.FileConn(pf)
+	pf.Close()
+	if err != nil {
+		child.Close()
+		return nil, nil, fmt.Errorf("ipc: socketpair: %w", err)
+	}
+	return fc.(*net.UnixConn), child, nil
+}
+
+// Recv returns the next user message. Once the channel is closed and every
+// buffered message has been returned, it returns the reason: ErrClosed,
+// ErrDisconnected, a *ProtocolError, or the socket's error.
+func (c *Channel) Recv() (*Message, error) {
+	m, ok := <-c.msgs
+	if !ok {
+		return nil, c.Err()
+	}
+	return m, nil
+}
+
+// RecvContext is Recv that gives up when ctx is done, returning ctx.Err().
+func (c *Channel) RecvContext(ctx context.Context) (*Message, error) {
+	select {
+	case m, ok := <-c.msgs:
+		if !ok {
+			return nil, c.Err()
+		}
+		return m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Messages iterates over the user messages until the channel closes; Err
+// then tells why.
+func (c *Channel) Messages() iter.Seq[*Message] {
+	return func(yield func(*Message) bool) {
+		for m := range c.msgs {
+			if !yield(m) {
+				return
+			}
+		}
+	}
+}
+
+// Done is closed when the channel is closed, by either side or by an error.
+func (c *Channel) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the channel is open, then why it closed.
+func (c *Channel) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close disconnects: it waits (briefly) for messages already accepted by
+// Send to be written, closes the socket, and closes every received handle
+// that Recv had not returned yet. Messages held behind an unacknowledged
+// handle are dropped. Close returns nil the first time, then ErrClosed.
+func (c *Channel) Close() error {
+	first := false
+	c.once.Do(func() { first = true })
+	if !first {
+		<-c.readDone
+		return ErrClosed
+	}
+	if c.Err() == nil {
+		c.w.drain(closeFlushTimeout)
+	}
+	c.shut(ErrClosed)
+	<-c.readDone
+	for m := range c.msgs {
+		m.CloseHandle()
+	}
+	return nil
+}
+
+// fail closes the channel because of err (from the read loop or a write).
+func (c *Channel) fail(err error) { c.shut(err) }
+
+// shut records the first error, wakes everyone up and closes the socket.
+func (c *Channel) shut(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	close(c.done)
+	c.mu.Unlock()
+	c.w.abort(err)
+	c.conn.Close()
+}
+
+// Conn returns the underlying socket, for SO_PEERCRED checks and the like.
+// Do not read from or write to it.
+func (c *Channel) Conn() *net.UnixConn { return c.conn }

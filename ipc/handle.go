@@ -1,0 +1,173 @@
+package ipc
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Node handle types. The type travels in the NODE_HANDLE envelope and
+// tells the receiver what object to make of the file descriptor.
+const (
+	TypeServer      = "net.Server"   // a bound (perhaps listening) stream socket: a server
+	TypeSocket      = "net.Socket"   // a connected stream socket
+	TypeNative      = "net.Native"   // a raw TCP or Unix stream socket (Node's cluster uses it)
+	TypeDgramSocket = "dgram.Socket" // a UDP socket
+	TypeDgramNative = "dgram.Native" // a raw UDP socket (Node's cluster uses it)
+)
+
+// Handle is a socket file descriptor to send with an explicit handle type,
+// for callers that hold a raw descriptor (an accepted connection that never
+// became a Go object, say). SendHandle duplicates FD; the caller keeps it.
+type Handle struct {
+	Type string
+	FD   int
+}
+
+// sockInfo is what the kernel says about a socket.
+type sockInfo struct {
+	family    int // unix.AF_INET, AF_INET6, AF_UNIX
+	sotype    int // unix.SOCK_STREAM, SOCK_DGRAM
+	listening bool
+}
+
+func inspect(fd int) (sockInfo, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return sockInfo{}, fmt.Errorf("fstat fd %d: %w", fd, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return sockInfo{}, fmt.Errorf("fd %d is not a socket", fd)
+	}
+	var si sockInfo
+	var err error
+	if si.family, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
+		return si, fmt.Errorf("fd %d: SO_DOMAIN: %w", fd, err)
+	}
+	if si.sotype, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
+		return si, fmt.Errorf("fd %d: SO_TYPE: %w", fd, err)
+	}
+	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	si.listening = err == nil && acc != 0
+	return si, nil
+}
+
+func (si sockInfo) inet() bool { return si.family == unix.AF_INET || si.family == unix.AF_INET6 }
+
+// check reports whether a socket of this kind may travel as typ.
+func (si sockInfo) check(typ string) error {
+	stream := si.sotype == unix.SOCK_STREAM && (si.inet() || si.family == unix.AF_UNIX)
+	switch typ {
+	case TypeServer, TypeNative:
+		if !stream {
+			return fmt.Errorf("%s needs a TCP or Unix stream socket", typ)
+		}
+	case TypeSocket:
+		if !stream || si.listening {
+			return fmt.Errorf("%s needs a connected stream socket", typ)
+		}
+	case TypeDgramSocket, TypeDgramNative:
+		if si.sotype != unix.SOCK_DGRAM || !si.inet() {
+			return fmt.Errorf("%s needs a UDP socket", typ)
+		}
+	default:
+		return fmt.Errorf("unknown handle type %q", typ)
+	}
+	return nil
+}
+
+// defaultType picks the Node type for a socket sent without one.
+func (si sockInfo) defaultType() string {
+	switch {
+	case si.sotype == unix.SOCK_DGRAM:
+		return TypeDgramSocket
+	case si.listening:
+		return TypeServer
+	default:
+		return TypeSocket
+	}
+}
+
+func (si sockInfo) dgramType() string {
+	if si.family == unix.AF_INET6 {
+		return "udp6"
+	}
+	return "udp4"
+}
+
+// dupFD returns a close-on-exec duplicate of h's file descriptor and the
+// type h travels as. It never touches the original's blocking mode (no
+// File().Fd()).
+func dupFD(h any) (int, string, error) {
+	switch v := h.(type) {
+	case Handle:
+		fd, err := unix.FcntlInt(uintptr(v.FD), unix.F_DUPFD_CLOEXEC, 0)
+		return fd, v.Type, err
+	case *Handle:
+		return dupFD(*v)
+	case syscall.Conn:
+		return dupConn(v)
+	case nil:
+		return -1, "", errors.New("nil handle")
+	}
+	return -1, "", fmt.Errorf("handle of type %T is not a socket (want net.Listener, net.Conn, net.PacketConn or ipc.Handle)", h)
+}
+
+func dupConn(c syscall.Conn) (int, string, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, "", err
+	}
+	fd := -1
+	var derr error
+	err = rc.Control(func(s uintptr) {
+		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	if err == nil {
+		err = derr
+	}
+	return fd, "", err
+}
+
+// fromFD turns a received file descriptor into the object its type names.
+// It takes ownership of fd: on error, fd is closed.
+func fromFD(fd int, typ string) (any, error) {
+	si, err := inspect(fd)
+	if err == nil {
+		err = si.check(typ)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	switch {
+	case typ == TypeDgramSocket || typ == TypeDgramNative:
+		return fileObject(fd, typ, net.FilePacketConn)
+	case typ == TypeServer && !si.listening:
+		if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("listen on received %s: %w", typ, err)
+		}
+		return fileObject(fd, typ, net.FileListener)
+	case si.listening:
+		return fileObject(fd, typ, net.FileListener)
+	default:
+		return fileObject(fd, typ, net.FileConn)
+	}
+}
+
+// fileObject wraps fd with one of net's File* constructors (which
+// duplicate it) and closes fd.
+func fileObject[T any](fd int, typ string, make func(*os.File) (T, error)) (any, error) {
+	f := os.NewFile(uintptr(fd), typ)
+	obj, err := make(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	return obj, nil
+}

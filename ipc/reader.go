@@ -1,0 +1,259 @@
+package ipc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	readChunk = 64 << 10 // the first read buffer, as Node's
+	maxFDs    = 16       // descriptors one read may carry before it counts as abuse
+)
+
+var (
+	lineACK  = []byte(`{"cmd":"NODE_HANDLE_ACK"}` + "\n")
+	lineNACK = []byte(`{"cmd":"NODE_HANDLE_NACK"}` + "\n")
+)
+
+// reader is the state of the read goroutine.
+type reader struct {
+	c     *Channel
+	buf   []byte
+	start int   // first unparsed byte
+	end   int   // end of data
+	fds   []int // received descriptors not yet claimed by an envelope
+}
+
+func (c *Channel) readLoop() {
+	r := &reader{c: c, buf: make([]byte, readChunk)}
+	err := r.run()
+	for _, fd := range r.fds {
+		unix.Close(fd)
+	}
+	c.fail(err)
+	close(c.msgs)
+	close(c.readDone)
+}
+
+func (r *reader) run() error {
+	oob := make([]byte, unix.CmsgSpace(4*maxFDs))
+	for {
+		if err := r.makeRoom(); err != nil {
+			return err
+		}
+		n, oobn, flags, _, err := r.c.conn.ReadMsgUnix(r.buf[r.end:], oob)
+		if oobn > 0 {
+			if ferr := r.takeFDs(oob[:oobn], flags); ferr != nil {
+				return ferr
+			}
+		}
+		r.end += max(n, 0)
+		if perr := r.lines(); perr != nil {
+			return perr
+		}
+		if err != nil || n == 0 {
+			return r.eof(err)
+		}
+	}
+}
+
+// eof turns the end of the stream into the right error.
+func (r *reader) eof(err error) error {
+	if err != nil && !errors.Is(err, io.EOF) {
+		if errors.Is(err, net.ErrClosed) {
+			return ErrClosed
+		}
+		return err
+	}
+	if r.end > r.start {
+		return protoErr(Truncated, excerpt(r.buf[r.start:r.end]), nil)
+	}
+	return ErrDisconnected
+}
+
+// makeRoom ensures free space at the end of buf, moving or growing it.
+func (r *reader) makeRoom() error {
+	if r.end < len(r.buf) {
+		return nil
+	}
+	if r.start > 0 {
+		r.end = copy(r.buf, r.buf[r.start:r.end])
+		r.start = 0
+		return nil
+	}
+	if len(r.buf) > r.c.max {
+		return protoErr(TooLarge, excerpt(r.buf), nil)
+	}
+	grown := make([]byte, min(2*len(r.buf), r.c.max+2))
+	r.end = copy(grown, r.buf[:r.end])
+	r.buf = grown
+	return nil
+}
+
+// takeFDs collects descriptors from ancillary data.
+func (r *reader) takeFDs(oob []byte, flags int) error {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return protoErr(TooManyFDs, "unparsable ancillary data", err)
+	}
+	for i := range msgs {
+		fds, err := syscall.ParseUnixRights(&msgs[i])
+		if err != nil {
+			continue
+		}
+		r.fds = append(r.fds, fds...)
+	}
+	if flags&unix.MSG_CTRUNC != 0 || len(r.fds) > maxFDs {
+		return protoErr(TooManyFDs, "ancillary data truncated or over the limit", nil)
+	}
+	return nil
+}
+
+// lines handles every complete line in the buffer.
+func (r *reader) lines() error {
+	for {
+		data := r.buf[r.start:r.end]
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		if i > r.c.max {
+			return protoErr(TooLarge, excerpt(data[:i]), nil)
+		}
+		r.start += i + 1
+		if err := r.line(data[:i]); err != nil {
+			return err
+		}
+	}
+	if r.start == r.end {
+		r.start, r.end = 0, 0
+		if len(r.fds) > 0 {
+			return protoErr(StrayFD, "", nil)
+		}
+	}
+	if r.end-r.start > r.c.max {
+		return protoErr(TooLarge, excerpt(r.buf[r.start:r.end]), nil)
+	}
+	return nil
+}
+
+// line handles one line (without its newline).
+func (r *reader) line(line []byte) error {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(bytes.TrimSpace(line)) == 0 {
+		return protoErr(BlankLine, "", nil)
+	}
+	if !json.Valid(line) {
+		return protoErr(Malformed, excerpt(line), nil)
+	}
+	switch cmd := internalCmd(line); cmd {
+	case "":
+		return r.deliver(&Message{Data: bytes.Clone(line)})
+	case "NODE_HANDLE":
+		return r.handle(line)
+	case "NODE_HANDLE_ACK":
+		r.c.w.acked(nil)
+	case "NODE_HANDLE_NACK":
+		r.c.w.acked(ErrHandleRejected)
+	case "NODE_SOCKET_NOTIFY_CLOSE", "NODE_SOCKET_GET_COUNT":
+		r.socketList(cmd, line)
+	default:
+		r.internal(&Message{Data: bytes.Clone(line), Cmd: cmd})
+	}
+	return nil
+}
+
+// handle takes the next descriptor for a NODE_HANDLE envelope, answers,
+// and passes the message on with its handle restored.
+func (r *reader) handle(line []byte) error {
+	var env struct {
+		Type string          `json:"type"`
+		Msg  json.RawMessage `json:"msg"`
+	}
+	if err := json.Unmarshal(line, &env); err != nil {
+		return protoErr(Malformed, excerpt(line), err)
+	}
+	if len(r.fds) == 0 {
+		r.c.w.answer(lineNACK)
+		return protoErr(MissingFD, excerpt(line), nil)
+	}
+	fd := r.fds[0]
+	r.fds = r.fds[1:]
+	r.c.w.answer(lineACK)
+	typ, msg := unwrap(env.Type, env.Msg)
+	h, err := fromFD(fd, typ)
+	if err != nil {
+		return protoErr(BadHandle, typ, err)
+	}
+	m := &Message{Data: bytes.Clone(msg), Handle: h, HandleType: typ, Cmd: internalCmd(msg)}
+	if m.Cmd != "" {
+		r.internal(m)
+		return nil
+	}
+	return r.deliver(m)
+}
+
+// unwrap undoes Node's retransmission quirk: a NODE_HANDLE whose message
+// is itself a NODE_HANDLE envelope. It also maps a missing msg to null.
+func unwrap(typ string, msg json.RawMessage) (string, json.RawMessage) {
+	for depth := 0; depth < 4 && internalCmd(msg) == "NODE_HANDLE"; depth++ {
+		var inner struct {
+			Type string          `json:"type"`
+			Msg  json.RawMessage `json:"msg"`
+		}
+		if json.Unmarshal(msg, &inner) != nil {
+			break
+		}
+		typ, msg = inner.Type, inner.Msg
+	}
+	if len(msg) == 0 {
+		msg = json.RawMessage("null")
+	}
+	return typ, msg
+}
+
+// socketList answers Node's socket-list side protocol. A Go receiver does
+// not track the sockets it was given, so it reports none open.
+func (r *reader) socketList(cmd string, line []byte) {
+	var q struct {
+		Key json.RawMessage `json:"key"`
+	}
+	json.Unmarshal(line, &q)
+	if len(q.Key) == 0 {
+		q.Key = json.RawMessage("null")
+	}
+	var b []byte
+	if cmd == "NODE_SOCKET_NOTIFY_CLOSE" {
+		b = []byte(`{"cmd":"NODE_SOCKET_ALL_CLOSED","key":` + string(q.Key) + "}\n")
+	} else {
+		b = []byte(`{"cmd":"NODE_SOCKET_COUNT","key":` + string(q.Key) + `,"count":0}` + "\n")
+	}
+	r.c.w.answer(b)
+}
+
+// deliver hands a user message to Recv, waiting while the buffer is full.
+func (r *reader) deliver(m *Message) error {
+	select {
+	case r.c.msgs <- m:
+		return nil
+	case <-r.c.done:
+		m.CloseHandle()
+		return ErrClosed
+	}
+}
+
+func (r *reader) internal(m *Message) {
+	if r.c.internal == nil {
+		m.CloseHandle()
+		return
+	}
+	r.c.internal(m)
+}
