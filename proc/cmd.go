@@ -284,11 +284,8 @@ func (c *Cmd) SignalGroup(sig syscall.Signal) error {
 	if !c.Setpgid {
 		return errors.New("proc: SignalGroup needs Setpgid")
 	}
-	select {
-	case <-c.exited:
-		return os.ErrProcessDone
-	default:
-	}
+	// The group outlives its leader while descendants remain, and its id is
+	// not reused before the group is empty, so this is safe after Wait too.
 	if err := unix.Kill(-c.Process.Pid, sig); err != nil {
 		return fmt.Errorf("proc: signal group %d: %w", c.Process.Pid, err)
 	}

@@ -1,0 +1,154 @@
+package cluster
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/herdhq/herd/ipc"
+	"github.com/herdhq/herd/proc"
+)
+
+// Policy is how connections are spread over the workers.
+type Policy int
+
+// The scheduling policies. UDP sockets are always shared.
+const (
+	// RoundRobin: the primary accepts each connection and hands it to the
+	// next ready worker, skipping workers that are draining or gone.
+	RoundRobin Policy = iota
+	// Shared: every worker accepts on the same socket; the kernel picks.
+	Shared
+	// ReusePort: each worker accepts on a socket of its own, bound by the
+	// primary in one SO_REUSEPORT group; the kernel spreads by hash.
+	ReusePort
+	// LeastConn: as RoundRobin, to the worker with the fewest open
+	// connections.
+	LeastConn
+)
+
+var policyNames = []string{"rr", "shared", "reuseport", "leastconn"}
+
+// String returns the policy's short name: rr, shared, reuseport, leastconn.
+func (p Policy) String() string {
+	if p >= 0 && int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return fmt.Sprintf("policy(%d)", int(p))
+}
+
+// ParsePolicy parses a short name as printed by String ("roundrobin" and
+// "round-robin" are accepted for rr).
+func ParsePolicy(s string) (Policy, error) {
+	switch strings.ToLower(s) {
+	case "rr", "roundrobin", "round-robin", "":
+		return RoundRobin, nil
+	case "shared", "none":
+		return Shared, nil
+	case "reuseport":
+		return ReusePort, nil
+	case "leastconn", "least-conn":
+		return LeastConn, nil
+	}
+	return 0, fmt.Errorf("cluster: unknown policy %q (want rr, shared, reuseport or leastconn)", s)
+}
+
+// Defaults used for zero Config fields.
+const (
+	DefaultMaxRestarts   = 10
+	DefaultRestartWindow = 60 * time.Second
+	DefaultBackoffMin    = 100 * time.Millisecond
+	DefaultBackoffMax    = 5 * time.Second
+	DefaultKillTimeout   = 10 * time.Second
+	DefaultReadyTimeout  = 30 * time.Second
+)
+
+// Config says how to run a cluster. The zero value runs one worker per CPU
+// of this same program, round-robin, with the defaults above.
+type Config struct {
+	// Workers is how many workers to run; 0 means runtime.NumCPU().
+	Workers int
+	// Policy is how connections are spread; the zero value is RoundRobin.
+	Policy Policy
+	// MaxRestarts is how many unexpected restarts RestartWindow may hold
+	// before the cluster gives up; 0 means DefaultMaxRestarts, a negative
+	// value never gives up.
+	MaxRestarts int
+	// RestartWindow is the sliding window for MaxRestarts; 0 means
+	// DefaultRestartWindow.
+	RestartWindow time.Duration
+	// BackoffMin and BackoffMax bound the delay before a crashed worker is
+	// replaced: the first restart of a slot is immediate, the next ones
+	// wait BackoffMin, doubling up to BackoffMax. A worker that stayed up
+	// for RestartWindow resets its slot's backoff. Zero means the defaults.
+	BackoffMin, BackoffMax time.Duration
+	// KillTimeout is how long a stopping worker may drain before it and
+	// its process group are sent SIGKILL; 0 means DefaultKillTimeout.
+	KillTimeout time.Duration
+	// ReadyTimeout bounds how long a new worker may take to become ready;
+	// one that is not ready in time is killed and counts as a crash. 0
+	// means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+	// Readiness says when a worker counts as ready; the zero value is
+	// ReadyOnListen.
+	Readiness Readiness
+	// Command returns the command for a new worker. nil runs this same
+	// executable with the same arguments, its output going to this
+	// process's stdout and stderr. The cluster sets the channel, the
+	// worker's environment, Setpgid and Pdeathsig on what it returns.
+	Command func(id int) *proc.Cmd
+	// OnEvent, if set, is called for every event, in order, on the
+	// primary's own goroutine: it must return quickly.
+	OnEvent func(Event)
+	// OnMessage, if set, receives the user messages workers send (their
+	// handle, if any, is the callee's to close). It runs on a goroutine
+	// per worker, in that worker's order.
+	OnMessage func(w WorkerInfo, m *ipc.Message)
+	// Logger receives the cluster's own log lines; nil means none.
+	Logger *slog.Logger
+	// NoSignals stops Run from handling SIGTERM, SIGINT, SIGHUP, SIGTTIN
+	// and SIGTTOU itself.
+	NoSignals bool
+}
+
+// Readiness says when a worker counts as ready to serve.
+type Readiness int
+
+const (
+	// ReadyOnListen: after its first successful Listen, or an explicit
+	// Ready, whichever comes first.
+	ReadyOnListen Readiness = iota
+	// ReadyExplicit: only after the worker calls Ready.
+	ReadyExplicit
+	// ReadyOnStart: as soon as the process started (for programs that do
+	// not speak herd's protocol).
+	ReadyOnStart
+)
+
+// withDefaults returns c with its zero fields filled in.
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.MaxRestarts == 0 {
+		c.MaxRestarts = DefaultMaxRestarts
+	}
+	c.RestartWindow = orDefault(c.RestartWindow, DefaultRestartWindow)
+	c.BackoffMin = orDefault(c.BackoffMin, DefaultBackoffMin)
+	c.BackoffMax = orDefault(c.BackoffMax, DefaultBackoffMax)
+	c.KillTimeout = orDefault(c.KillTimeout, DefaultKillTimeout)
+	c.ReadyTimeout = orDefault(c.ReadyTimeout, DefaultReadyTimeout)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

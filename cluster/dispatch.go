@@ -1,0 +1,174 @@
+package cluster
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxPending bounds the connections the primary holds while no worker can
+// take them (all starting or restarting). Past it, new ones are closed.
+const maxPending = 4096
+
+// router is what the dispatcher needs from a worker.
+type router interface {
+	// handOff gives fd (owned by the caller until done) to the worker;
+	// done(true) means the worker has it, done(false) that it did not
+	// take it and the caller must route it elsewhere.
+	handOff(fd int, key string, done func(taken bool))
+	// load is the worker's open connection count, for least-connections.
+	load() int64
+}
+
+// dispatcher accepts on a round-robin socket and hands each connection
+// to a worker. The primary's loop publishes the routable workers; the
+// accept goroutine and hand-off callbacks only read that list.
+type dispatcher struct {
+	key   string
+	least bool
+	file  *os.File // a duplicate of the listening socket, for raw accepts
+	next  atomic.Uint64
+	set   atomic.Pointer[[]router]
+
+	mu      sync.Mutex
+	pending []int // accepted connections waiting for a worker
+	done    chan struct{}
+}
+
+func newDispatcher(s *socket, least bool) (*dispatcher, error) {
+	fd, err := dupOf(s.ln)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	d := &dispatcher{key: s.key, least: least, file: os.NewFile(uintptr(fd), s.key), done: make(chan struct{})}
+	empty := []router{}
+	d.set.Store(&empty)
+	go d.acceptLoop()
+	return d, nil
+}
+
+// acceptLoop accepts in batches until the socket would block, with raw
+// accept4 so that accepted sockets never enter Go's poller.
+func (d *dispatcher) acceptLoop() {
+	defer close(d.done)
+	rc, err := d.file.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		var aerr error
+		err := rc.Read(func(fd uintptr) bool {
+			aerr = d.acceptBatch(int(fd))
+			return aerr != unix.EAGAIN
+		})
+		if err != nil {
+			return // the file was closed
+		}
+		if aerr == unix.EMFILE || aerr == unix.ENFILE || aerr == unix.ENOBUFS || aerr == unix.ENOMEM {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func (d *dispatcher) acceptBatch(lfd int) error {
+	for {
+		fd, _, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch {
+		case err == nil:
+			d.route(fd, nil)
+		case err == unix.EINTR || err == unix.ECONNABORTED:
+		default:
+			return err
+		}
+	}
+}
+
+// route hands fd to the next worker other than skip, or parks it.
+func (d *dispatcher) route(fd int, skip router) {
+	w := d.pick(skip)
+	if w == nil {
+		d.park(fd)
+		return
+	}
+	w.handOff(fd, d.key, func(taken bool) {
+		if taken {
+			unix.Close(fd)
+			return
+		}
+		d.route(fd, w)
+	})
+}
+
+// pick chooses a worker: the next in turn, or the least loaded.
+func (d *dispatcher) pick(skip router) router {
+	set := *d.set.Load()
+	n := len(set)
+	if n == 0 || (n == 1 && set[0] == skip) {
+		return nil
+	}
+	if d.least {
+		return leastLoaded(set, skip)
+	}
+	for {
+		w := set[d.next.Add(1)%uint64(n)]
+		if w != skip {
+			return w
+		}
+	}
+}
+
+func leastLoaded(set []router, skip router) router {
+	var best router
+	var min int64
+	for _, w := range set {
+		if l := w.load(); w != skip && (best == nil || l < min) {
+			best, min = w, l
+		}
+	}
+	return best
+}
+
+// park keeps fd until a worker is routable.
+func (d *dispatcher) park(fd int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.pending) >= maxPending {
+		unix.Close(fd)
+		return
+	}
+	d.pending = append(d.pending, fd)
+}
+
+// update publishes the routable workers and sends them what was parked.
+func (d *dispatcher) update(set []router) {
+	d.set.Store(&set)
+	if len(set) == 0 {
+		return
+	}
+	d.mu.Lock()
+	parked := d.pending
+	d.pending = nil
+	d.mu.Unlock()
+	for _, fd := range parked {
+		d.route(fd, nil)
+	}
+}
+
+// close stops accepting and closes every parked connection.
+func (d *dispatcher) close() {
+	d.file.Close()
+	<-d.done
+	d.mu.Lock()
+	for _, fd := range d.pending {
+		unix.Close(fd)
+	}
+	d.pending = nil
+	d.mu.Unlock()
+}

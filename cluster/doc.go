@@ -1,0 +1,38 @@
+// Package cluster runs a Go program as a primary and a set of worker
+// processes that share listening ports, as Node's cluster module does.
+//
+// The same binary plays both parts. In the primary, Run forks the workers
+// (by default the running executable with the same arguments), supervises
+// them and balances connections; in a worker, Listen and ListenPacket ask
+// the primary for the socket, and outside a cluster they behave exactly as
+// net.Listen and net.ListenPacket, so the program also runs alone:
+//
+//	func main() {
+//		if cluster.IsPrimary() {
+//			log.Fatal(cluster.Run(context.Background(), cluster.Config{}))
+//		}
+//		l, err := cluster.Listen("tcp", "127.0.0.1:8080")
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		log.Fatal(cluster.Serve(&http.Server{Handler: h}, l))
+//	}
+//
+// Scheduling (Config.Policy): RoundRobin, the default, has the primary
+// accept and hand each connection to the next ready worker; LeastConn
+// picks the worker with the fewest open connections; Shared gives every
+// worker the same listening socket and lets the kernel pick; ReusePort
+// gives each worker a socket of its own in one SO_REUSEPORT group. UDP is
+// always shared.
+//
+// Supervision: a worker that exits unexpectedly is replaced, with a
+// capped exponential backoff; more than MaxRestarts restarts within
+// RestartWindow makes Run give up with ErrGaveUp. SIGTERM and SIGINT stop
+// the cluster gracefully, SIGHUP rolls a zero-downtime reload, SIGTTIN and
+// SIGTTOU add and remove a worker. Workers never outlive the primary: their
+// channel closes and the kernel sends them SIGKILL (Pdeathsig).
+//
+// The primary and its workers talk over the ipc channel that proc sets up;
+// herd's own messages use cmd "NODE_HERD", which Node also treats as
+// internal. docs/protocol.md describes them.
+package cluster

@@ -1,0 +1,144 @@
+package cluster
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/herdhq/herd/ipc"
+	"github.com/herdhq/herd/proc"
+)
+
+// State is where a worker is in its life.
+type State string
+
+// The states of a worker.
+const (
+	StateStarting State = "starting" // forked, not ready yet
+	StateReady    State = "ready"    // serving
+	StateDraining State = "draining" // asked to stop: finishing its connections
+	StateExited   State = "exited"
+)
+
+// WorkerInfo describes one worker.
+type WorkerInfo struct {
+	ID       int       `json:"id"`
+	Slot     int       `json:"slot"`
+	Pid      int       `json:"pid"`
+	State    State     `json:"state"`
+	Restarts int       `json:"restarts"` // restarts of this worker's slot so far
+	Started  time.Time `json:"started"`
+	Conns    int64     `json:"conns"` // connections handed out and not yet reported closed (rr, leastconn)
+	Handed   int64     `json:"handed"`
+}
+
+// member is the primary's record of one worker process. The primary's
+// loop owns every field but the atomics, which the dispatchers touch.
+type member struct {
+	id, slot, gen int
+	cmd           *proc.Cmd
+	state         State
+	started       time.Time
+	replaces      *member // during a reload: the worker this one replaces
+	expected      bool    // the primary asked it to stop
+	speaksHerd    bool
+	keys          map[string]bool // sockets it listens on
+	killTimer     *time.Timer
+	readyTimer    *time.Timer
+
+	handed atomic.Int64 // connections it acknowledged
+	closed atomic.Int64 // connections it reported closed
+}
+
+func (m *member) info(restarts int) WorkerInfo {
+	return WorkerInfo{ID: m.id, Slot: m.slot, Pid: m.cmd.Pid(), State: m.state, Restarts: restarts,
+		Started: m.started, Conns: m.load(), Handed: m.handed.Load()}
+}
+
+func (m *member) load() int64 { return m.handed.Load() - m.closed.Load() }
+
+// handOff sends a connection over the worker's channel; the worker's
+// channel acknowledging the handle means the worker has it.
+func (m *member) handOff(fd int, key string, done func(bool)) {
+	c := newMsg(actConn)
+	c.Key = key
+	m.cmd.Channel().SendHandleFunc(c, ipc.Handle{Type: ipc.TypeNative, FD: fd}, func(err error) {
+		if err == nil {
+			m.handed.Add(1)
+		}
+		done(err == nil)
+	})
+}
+
+// spawn starts the worker process.
+func (p *Primary) spawn(slot, gen int) (*member, error) {
+	p.nextID++
+	m := &member{id: p.nextID, slot: slot, gen: gen, state: StateStarting, keys: map[string]bool{}}
+	m.cmd = p.command(m)
+	if err := m.cmd.Start(); err != nil {
+		return nil, err
+	}
+	m.started = time.Now()
+	go p.watchMember(m)
+	return m, nil
+}
+
+// command builds the worker's command with the cluster's settings.
+func (p *Primary) command(m *member) *proc.Cmd {
+	id := m.id
+	var c *proc.Cmd
+	if p.cfg.Command != nil {
+		c = p.cfg.Command(id)
+	} else {
+		c = selfCommand()
+	}
+	if c.Env == nil {
+		c.Env = os.Environ()
+	}
+	c.Env = append(c.Env, EnvWorkerID+"="+strconv.Itoa(id), EnvKillTimeout+"="+p.cfg.KillTimeout.String())
+	c.Setpgid = true
+	c.Pdeathsig = syscall.SIGKILL
+	c.ChannelOptions = &ipc.Options{Internal: func(msg *ipc.Message) { p.post(internalMsg{m: m, msg: msg}) }}
+	return c
+}
+
+func selfCommand() *proc.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	c := proc.Command(exe, os.Args[1:]...)
+	c.Args[0] = os.Args[0]
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	return c
+}
+
+// watchMember forwards the worker's messages and its end to the loop.
+func (p *Primary) watchMember(m *member) {
+	go p.forwardMessages(m)
+	for ev := range m.cmd.Events() {
+		p.post(memberEvent{m: m, ev: ev})
+	}
+}
+
+func (p *Primary) forwardMessages(m *member) {
+	for msg := range m.cmd.Channel().Messages() {
+		if p.cfg.OnMessage == nil {
+			msg.CloseHandle()
+			continue
+		}
+		p.cfg.OnMessage(WorkerInfo{ID: m.id, Slot: m.slot, Pid: m.cmd.Pid()}, msg)
+	}
+}
+
+// send is a best-effort message to the worker.
+func (m *member) send(v any) error {
+	err := m.cmd.Channel().Send(v)
+	if errors.Is(err, ipc.ErrClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,200 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/herdhq/herd/ipc"
+	"golang.org/x/sys/unix"
+)
+
+// socket is one address the primary serves for its workers. It is bound
+// once, when the first worker asks, and stays open until the primary ends,
+// so the port survives worker restarts and reloads.
+type socket struct {
+	key     string
+	network string
+	addr    net.Addr
+	mode    string
+	ln      net.Listener   // rr, leastconn, shared
+	pc      net.PacketConn // udp
+	anchor  int            // reuseport: a bound, non-listening member of the group; -1 otherwise
+	disp    *dispatcher    // rr, leastconn
+}
+
+// sockKey names an address request. Equal keys share one socket.
+func sockKey(network, address string) string { return network + " " + address }
+
+func isPacket(network string) bool { return strings.HasPrefix(network, "udp") }
+
+// openSocket binds network/address for the given policy.
+func openSocket(network, address string, policy Policy) (*socket, error) {
+	s := &socket{key: sockKey(network, address), network: network, anchor: -1}
+	var err error
+	switch {
+	case isPacket(network):
+		s.mode = modeShared
+		s.pc, err = net.ListenPacket(network, address)
+		if err == nil {
+			s.addr = s.pc.LocalAddr()
+		}
+	case policy == ReusePort && strings.HasPrefix(network, "tcp"):
+		s.mode = modeReusePort
+		s.anchor, s.addr, err = reusePortSocket(network, address, false)
+	default:
+		s.mode = policyMode(policy)
+		s.ln, err = net.Listen(network, address)
+		if err == nil {
+			s.addr = s.ln.Addr()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func policyMode(p Policy) string {
+	switch p {
+	case Shared, ReusePort:
+		return modeShared
+	case LeastConn:
+		return modeLeastConn
+	}
+	return modeRR
+}
+
+// handleFor returns what a worker gets for this socket: nil for the
+// round-robin modes, else a handle the caller must close after sending.
+func (s *socket) handleFor() (any, func(), error) {
+	switch s.mode {
+	case modeRR, modeLeastConn:
+		return nil, func() {}, nil
+	case modeReusePort:
+		fd, _, err := reusePortSocket(s.network, s.addr.String(), true)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ipc.Handle{Type: ipc.TypeServer, FD: fd}, func() { unix.Close(fd) }, nil
+	case modeShared:
+		if s.pc != nil {
+			return s.pc, func() {}, nil
+		}
+		return s.ln, func() {}, nil
+	}
+	return nil, nil, fmt.Errorf("cluster: socket %s has no mode", s.key)
+}
+
+func (s *socket) close() {
+	if s.disp != nil {
+		s.disp.close()
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.pc != nil {
+		s.pc.Close()
+	}
+	if s.anchor >= 0 {
+		unix.Close(s.anchor)
+	}
+}
+
+// reusePortSocket makes a TCP socket with SO_REUSEADDR and SO_REUSEPORT
+// bound to address, listening or not. A bound socket that does not listen
+// keeps the port for the group and receives no connections.
+func reusePortSocket(network, address string, listen bool) (int, net.Addr, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	if listen {
+		return listenerFD(lc.Listen(context.Background(), network, address))
+	}
+	return bindOnly(network, address)
+}
+
+// listenerFD returns a duplicate descriptor of l and its address, and closes l.
+func listenerFD(l net.Listener, err error) (int, net.Addr, error) {
+	if err != nil {
+		return -1, nil, err
+	}
+	defer l.Close()
+	fd, err := dupOf(l)
+	return fd, l.Addr(), err
+}
+
+// bindOnly binds a reuseport TCP socket without listening.
+func bindOnly(network, address string) (int, net.Addr, error) {
+	ta, err := net.ResolveTCPAddr(network, address)
+	if err != nil {
+		return -1, nil, err
+	}
+	family, sa := sockaddr(network, ta)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return -1, nil, os.NewSyscallError("socket", err)
+	}
+	for _, o := range []int{unix.SO_REUSEADDR, unix.SO_REUSEPORT} {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1)
+	}
+	if family == unix.AF_INET6 {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, nil, &net.OpError{Op: "listen", Net: network, Addr: ta, Err: os.NewSyscallError("bind", err)}
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, os.NewSyscallError("getsockname", err)
+	}
+	return fd, tcpAddr(got), nil
+}
+
+func sockaddr(network string, ta *net.TCPAddr) (int, unix.Sockaddr) {
+	if ip4 := ta.IP.To4(); ip4 != nil || network == "tcp4" {
+		sa := &unix.SockaddrInet4{Port: ta.Port}
+		if ip4 != nil {
+			copy(sa.Addr[:], ip4)
+		}
+		return unix.AF_INET, sa
+	}
+	sa := &unix.SockaddrInet6{Port: ta.Port}
+	copy(sa.Addr[:], ta.IP.To16())
+	return unix.AF_INET6, sa
+}
+
+func tcpAddr(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return nil
+}
+
+// enableMigration asks Linux to move connections queued on a closing
+// SO_REUSEPORT socket to another socket of its group, so that a worker
+// leaving during a reload drops nothing. It needs root; the error says
+// why not.
+func enableMigration() error {
+	const path = "/proc/sys/net/ipv4/tcp_migrate_req"
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("cluster: cannot enable %s (queued connections of a stopping worker may be reset): %w", path, err)
+	}
+	return nil
+}
