@@ -18,7 +18,10 @@ import (
 
 func TestMain(m *testing.M) {
 	testutil.Main(m, testutil.Helpers{
-		"http": helperHTTP,
+		"http":    helperHTTP,
+		"crash":   func() { os.Exit(1) },
+		"leave":   helperLeave,
+		"primary": helperPrimary,
 	})
 }
 
@@ -29,12 +32,52 @@ func helperHTTP() {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		os.Exit(3)
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%d %d", cluster.WorkerID(), os.Getpid())
-	})
-	if err := cluster.Serve(&http.Server{Handler: h}, l); err != nil {
+	if err := cluster.Serve(&http.Server{Handler: http.HandlerFunc(hello)}, l); err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(4)
+	}
+}
+
+// hello answers "id pid"; /slow?d=DURATION waits first.
+func hello(w http.ResponseWriter, r *http.Request) {
+	if d, err := time.ParseDuration(r.URL.Query().Get("d")); err == nil {
+		time.Sleep(d)
+	}
+	fmt.Fprintf(w, "%d %d", cluster.WorkerID(), os.Getpid())
+}
+
+// helperLeave listens, then leaves as if it hit a fatal error, and serves
+// until told to stop.
+func helperLeave() {
+	l, err := cluster.Listen("tcp", os.Getenv("HERD_TEST_ADDR"))
+	if err != nil {
+		os.Exit(3)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		cluster.Leave(fmt.Errorf("test: fatal"))
+	}()
+	cluster.Serve(&http.Server{Handler: http.HandlerFunc(hello)}, l)
+}
+
+// helperPrimary is a primary process of 2 http workers that prints
+// "ready PID" for each ready worker.
+func helperPrimary() {
+	cfg := cluster.Config{Workers: 2, Command: workerCommand("http")}
+	cfg.OnEvent = func(e cluster.Event) {
+		if e.Type == cluster.EventReady {
+			fmt.Printf("ready %d\n", e.Pid)
+		}
+	}
+	cluster.Run(context.Background(), cfg)
+}
+
+func workerCommand(helper string) func(int) *proc.Cmd {
+	return func(int) *proc.Cmd {
+		c := proc.Command(os.Args[0])
+		c.Env = testutil.HelperEnv(helper, "HERD_TEST_ADDR=127.0.0.1:0")
+		c.Stderr = os.Stderr
+		return c
 	}
 }
 
@@ -54,12 +97,7 @@ func start(t *testing.T, cfg cluster.Config, helper string) *harness {
 	t.Helper()
 	h := &harness{t: t, errc: make(chan error, 1), ready: make(chan struct{}, 64)}
 	cfg.NoSignals = true
-	cfg.Command = func(id int) *proc.Cmd {
-		c := proc.Command(os.Args[0])
-		c.Env = testutil.HelperEnv(helper, "HERD_TEST_ADDR=127.0.0.1:0")
-		c.Stderr = os.Stderr
-		return c
-	}
+	cfg.Command = workerCommand(helper)
 	cfg.OnEvent = h.record
 	h.p = cluster.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 
@@ -106,28 +107,88 @@ type primaryError struct {
 func (e primaryError) Error() string        { return e.msg }
 func (e primaryError) Is(target error) bool { return e.errno != 0 && target == e.errno }
 
-// Serve runs srv on l until the worker must stop, then shuts srv down
-// gracefully within the kill timeout. It returns nil after a graceful stop.
-// Outside a cluster it stops on SIGINT or SIGTERM.
+// Serve runs srv on l until the worker must stop, then drains srv within
+// the kill timeout: keep-alive is switched off (idle connections close),
+// every request already accepted is answered, then srv is shut down. It
+// returns nil after a graceful stop. Outside a cluster it stops on SIGINT
+// or SIGTERM.
+//
+// It drains before calling srv.Shutdown because Shutdown drops a request
+// read from a connection accepted just before it was called.
 func Serve(srv *http.Server, l net.Listener) error {
 	stop := Stopping()
+	busy := countBusy(srv)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	var err error
 	select {
-	case err = <-errc:
-	case <-stop:
-	}
-	select {
-	case <-stop:
-		ctx, cancel := context.WithTimeout(context.Background(), KillTimeout()*9/10)
-		defer cancel()
-		err = srv.Shutdown(ctx)
-		if serr := <-errc; err == nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) {
-			err = serr
+	case err := <-errc:
+		select {
+		case <-stop:
+			return drain(srv, l, busy, nil)
+		default:
+			return err
 		}
-		return err
-	default:
-		return err
+	case <-stop:
+		return drain(srv, l, busy, errc)
 	}
+}
+
+// busyConns counts an http.Server's connections that are new or active:
+// those that may still have a request to answer.
+type busyConns struct {
+	mu    sync.Mutex
+	state map[net.Conn]http.ConnState
+}
+
+// countBusy wraps srv.ConnState (calling the user's hook too).
+func countBusy(srv *http.Server) *busyConns {
+	b := &busyConns{state: map[net.Conn]http.ConnState{}}
+	user := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		b.set(c, st)
+		if user != nil {
+			user(c, st)
+		}
+	}
+	return b
+}
+
+func (b *busyConns) set(c net.Conn, st http.ConnState) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st == http.StateNew || st == http.StateActive {
+		b.state[c] = st
+	} else {
+		delete(b.state, c)
+	}
+}
+
+func (b *busyConns) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.state)
+}
+
+// drain stops accepting, waits for Serve to return (so that every accepted
+// connection is counted) and for busy connections, then shuts down.
+func drain(srv *http.Server, l net.Listener, busy *busyConns, errc chan error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), KillTimeout()*9/10)
+	defer cancel()
+	srv.SetKeepAlivesEnabled(false)
+	l.Close()
+	var serr error
+	if errc != nil {
+		serr = <-errc
+	}
+	for busy.count() > 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // the listener was closed at the disconnect already
+	}
+	if err == nil && serr != nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) {
+		err = serr
+	}
+	return err
 }
