@@ -72,6 +72,12 @@ type Config struct {
 	Workers int
 	// Policy is how connections are spread; the zero value is RoundRobin.
 	Policy Policy
+	// Listen lists addresses Run binds before it forks any worker (a
+	// failure is ErrListen), registered as a worker's Listen of the same
+	// network and address would: workers that speak herd's protocol share
+	// them by Policy (ReusePort as Shared), and Command may pass them to
+	// other workers with ListenFiles.
+	Listen []Addr
 	// MaxRestarts is how many unexpected restarts RestartWindow may hold
 	// before the cluster gives up; 0 means DefaultMaxRestarts, a negative
 	// value never gives up.

@@ -44,7 +44,7 @@ type member struct {
 	started       time.Time
 	replaces      *member // during a reload: the worker this one replaces
 	expected      bool    // the primary asked it to stop
-	speaksHerd    bool
+	speaker       speaker // nil until the worker speaks a protocol
 	keys          map[string]bool // sockets it listens on
 	killTimer     *time.Timer
 	readyTimer    *time.Timer
@@ -60,18 +60,42 @@ func (m *member) info(restarts int) WorkerInfo {
 
 func (m *member) load() int64 { return m.handed.Load() - m.closed.Load() }
 
-// handOff sends a connection over the worker's channel; the worker's
-// channel acknowledging the handle means the worker has it.
+// speaker is the protocol a worker speaks on its channel: herd's own (the
+// Go library) or Node's cluster protocol. A worker that speaks none gets
+// no round-robin traffic and is stopped with SIGTERM.
+type speaker interface {
+	// handOff gives the worker a connection; see router.
+	handOff(m *member, fd int, key string, done func(taken bool))
+	// disconnect asks the worker to stop accepting, drain and exit.
+	disconnect(m *member)
+}
+
+// handOff routes through the worker's protocol.
 func (m *member) handOff(fd int, key string, done func(bool)) {
-	c := newMsg(actConn)
-	c.Key = key
-	m.cmd.Channel().SendHandleFunc(c, ipc.Handle{Type: ipc.TypeNative, FD: fd}, func(err error) {
-		if err == nil {
+	if m.speaker == nil {
+		done(false)
+		return
+	}
+	m.speaker.handOff(m, fd, key, func(taken bool) {
+		if taken {
 			m.handed.Add(1)
 		}
-		done(err == nil)
+		done(taken)
 	})
 }
+
+// herdSpeaker is herd's own protocol.
+type herdSpeaker struct{}
+
+// handOff sends a connection over the channel; the worker's channel
+// acknowledging the handle means the worker has it.
+func (herdSpeaker) handOff(m *member, fd int, key string, done func(bool)) {
+	c := newMsg(actConn)
+	c.Key = key
+	m.cmd.Channel().SendHandleFunc(c, ipc.Handle{Type: ipc.TypeNative, FD: fd}, func(err error) { done(err == nil) })
+}
+
+func (herdSpeaker) disconnect(m *member) { m.send(newMsg(actDisconnect)) }
 
 // spawn starts the worker process.
 func (p *Primary) spawn(slot, gen int) (*member, error) {

@@ -39,6 +39,8 @@ type Primary struct {
 	stopping bool
 	stopErr  error
 	reload   bool
+
+	listenFiles []*os.File // Config.Listen's sockets, for ListenFiles
 }
 
 // slot is one of the Workers places; its worker changes over restarts.
@@ -90,6 +92,10 @@ func Run(ctx context.Context, cfg Config) error { return New(cfg).Run(ctx) }
 // It may be called once.
 func (p *Primary) Run(ctx context.Context) error {
 	defer close(p.done)
+	if err := p.bindListen(); err != nil {
+		return err
+	}
+	defer p.closeListenFiles()
 	sigs := p.signals()
 	defer signal.Stop(sigs)
 	if p.cfg.Policy == ReusePort {

@@ -12,20 +12,33 @@ import (
 
 // internal handles a worker's internal message on the loop.
 func (p *Primary) internal(m *member, im *ipc.Message) {
-	if im.Cmd != cmdHerd {
-		im.CloseHandle() // Node's cluster protocol is not spoken yet
-		return
+	switch im.Cmd {
+	case cmdHerd:
+		p.herdMsg(m, im)
+	case cmdNode:
+		p.nodeMsg(m, im)
+	default:
+		im.CloseHandle()
 	}
+}
+
+// online records the protocol a worker speaks, on its first message.
+func (p *Primary) online(m *member, s speaker) {
+	if m.speaker == nil {
+		m.speaker = s
+		p.emit(p.memberEvt(EventOnline, m))
+	}
+}
+
+// herdMsg handles a message of herd's own protocol.
+func (p *Primary) herdMsg(m *member, im *ipc.Message) {
 	req, err := decodeMsg(im.Data)
 	if err != nil {
 		im.CloseHandle()
 		p.emit(Event{Type: EventError, WorkerID: m.id, Pid: m.cmd.Pid(), Err: fmt.Errorf("cluster: bad message: %w", err)})
 		return
 	}
-	if !m.speaksHerd {
-		m.speaksHerd = true
-		p.emit(p.memberEvt(EventOnline, m))
-	}
+	p.online(m, herdSpeaker{})
 	switch req.Act {
 	case actListen:
 		p.listen(m, req)
@@ -84,6 +97,9 @@ func (p *Primary) sendSocket(m *member, s *socket, reply *msg) error {
 func (p *Primary) socketFor(network, address string) (*socket, error) {
 	key := sockKey(network, address)
 	if s := p.sockets[key]; s != nil {
+		if err := s.ensureDispatcher(); err != nil {
+			return nil, err
+		}
 		return s, nil
 	}
 	s, err := openSocket(network, address, p.cfg.Policy)

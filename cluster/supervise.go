@@ -169,8 +169,8 @@ func (p *Primary) drain(m *member) {
 	m.expected = true
 	stopTimer(m.readyTimer)
 	p.refreshRouting()
-	if m.speaksHerd {
-		m.send(newMsg(actDisconnect))
+	if m.speaker != nil {
+		m.speaker.disconnect(m)
 	} else {
 		m.cmd.Signal(syscall.SIGTERM)
 	}
