@@ -113,21 +113,24 @@ func (d *dispatcher) pick(skip router) router {
 	if n == 0 || (n == 1 && set[0] == skip) {
 		return nil
 	}
+	start := d.next.Add(1)
 	if d.least {
-		return leastLoaded(set, skip)
+		return leastLoaded(set, skip, start)
 	}
-	for {
-		w := set[d.next.Add(1)%uint64(n)]
-		if w != skip {
+	for i := uint64(0); ; i++ {
+		if w := set[(start+i)%uint64(n)]; w != skip {
 			return w
 		}
 	}
 }
 
-func leastLoaded(set []router, skip router) router {
+// leastLoaded returns the worker with the fewest open connections; ties
+// go round-robin, scanning from start.
+func leastLoaded(set []router, skip router, start uint64) router {
 	var best router
 	var min int64
-	for _, w := range set {
+	for i := range set {
+		w := set[(start+uint64(i))%uint64(len(set))]
 		if l := w.load(); w != skip && (best == nil || l < min) {
 			best, min = w, l
 		}
