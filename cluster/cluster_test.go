@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +19,12 @@ import (
 
 func TestMain(m *testing.M) {
 	testutil.Main(m, testutil.Helpers{
-		"http":    helperHTTP,
-		"crash":   func() { os.Exit(1) },
-		"leave":   helperLeave,
-		"primary": helperPrimary,
+		"http":        helperHTTP,
+		"crash":       func() { os.Exit(1) },
+		"leave":       helperLeave,
+		"primary":     helperPrimary,
+		"garbage":     helperGarbage,
+		"nodeprimary": helperNodePrimary,
 	})
 }
 
@@ -60,6 +63,14 @@ func helperLeave() {
 	cluster.Serve(&http.Server{Handler: http.HandlerFunc(hello)}, l)
 }
 
+// helperGarbage writes a line that is not JSON on its channel, then waits
+// to be killed.
+func helperGarbage() {
+	fd, _ := strconv.Atoi(os.Getenv("NODE_CHANNEL_FD"))
+	os.NewFile(uintptr(fd), "channel").Write([]byte("this is not json\n"))
+	time.Sleep(time.Minute)
+}
+
 // helperPrimary is a primary process of 2 http workers that prints
 // "ready PID" for each ready worker.
 func helperPrimary() {
@@ -95,9 +106,15 @@ type harness struct {
 
 func start(t *testing.T, cfg cluster.Config, helper string) *harness {
 	t.Helper()
+	cfg.Command = workerCommand(helper)
+	return startWith(t, cfg)
+}
+
+// startWith runs a primary for cfg, whose Command is set.
+func startWith(t *testing.T, cfg cluster.Config) *harness {
+	t.Helper()
 	h := &harness{t: t, errc: make(chan error, 1), ready: make(chan struct{}, 64)}
 	cfg.NoSignals = true
-	cfg.Command = workerCommand(helper)
 	cfg.OnEvent = h.record
 	h.p = cluster.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -100,6 +100,11 @@ type Config struct {
 	// Readiness says when a worker counts as ready; the zero value is
 	// ReadyOnListen.
 	Readiness Readiness
+	// Node starts every worker as a Node.js cluster worker and speaks
+	// Node's cluster protocol with it, for commands that run node through
+	// something else (npm start, a shell script). Without it, a worker is a
+	// Node worker when its program is node or nodejs (IsNodeProgram).
+	Node bool
 	// Command returns the command for a new worker. nil runs this same
 	// executable with the same arguments, its output going to this
 	// process's stdout and stderr. The cluster sets the channel, the

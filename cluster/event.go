@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // EventType names what happened in the cluster.
@@ -50,7 +52,7 @@ func (e Event) String() string {
 	case EventExit:
 		s += fmt.Sprintf(" code=%d", e.Code)
 		if e.Signal != 0 {
-			s += " signal=" + e.Signal.String()
+			s += " signal=" + unix.SignalName(e.Signal)
 		}
 		s += fmt.Sprintf(" expected=%t", e.Expected)
 	case EventListening:

@@ -42,9 +42,10 @@ type member struct {
 	cmd           *proc.Cmd
 	state         State
 	started       time.Time
-	replaces      *member // during a reload: the worker this one replaces
-	expected      bool    // the primary asked it to stop
-	speaker       speaker // nil until the worker speaks a protocol
+	replaces      *member         // during a reload: the worker this one replaces
+	expected      bool            // the primary asked it to stop
+	speaker       speaker         // nil until the worker speaks a protocol
+	node          *nodeWorker     // set for a Node cluster worker (nodeCommand)
 	keys          map[string]bool // sockets it listens on
 	killTimer     *time.Timer
 	readyTimer    *time.Timer
@@ -58,7 +59,12 @@ func (m *member) info(restarts int) WorkerInfo {
 		Started: m.started, Conns: m.load(), Handed: m.handed.Load()}
 }
 
-func (m *member) load() int64 { return m.handed.Load() - m.closed.Load() }
+func (m *member) load() int64 {
+	if m.node != nil {
+		return m.node.load()
+	}
+	return m.handed.Load() - m.closed.Load()
+}
 
 // speaker is the protocol a worker speaks on its channel: herd's own (the
 // Go library) or Node's cluster protocol. A worker that speaks none gets
@@ -126,6 +132,7 @@ func (p *Primary) command(m *member) *proc.Cmd {
 	c.Setpgid = true
 	c.Pdeathsig = syscall.SIGKILL
 	c.ChannelOptions = &ipc.Options{Internal: func(msg *ipc.Message) { p.post(internalMsg{m: m, msg: msg}) }}
+	p.nodeCommand(m, c)
 	return c
 }
 

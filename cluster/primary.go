@@ -40,7 +40,8 @@ type Primary struct {
 	stopErr  error
 	reload   bool
 
-	listenFiles []*os.File // Config.Listen's sockets, for ListenFiles
+	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
+	nodeData    nodeDataMap // Node workers' queryServer data by handle key
 }
 
 // slot is one of the Workers places; its worker changes over restarts.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/proc"
+	"golang.org/x/sys/unix"
 )
 
 // startSlot forks a worker for slot s. A failed fork counts as a crash.
@@ -34,7 +35,9 @@ func (p *Primary) admit(m *member) {
 func (p *Primary) memberEvent(m *member, ev proc.Event) {
 	switch ev.Kind {
 	case proc.Error:
-		p.emit(Event{Type: EventError, WorkerID: m.id, Pid: m.cmd.Pid(), Err: ev.Err, Detail: "channel"})
+		// Bad input on the channel: the worker is cut off and replaced.
+		p.emit(Event{Type: EventError, WorkerID: m.id, Pid: m.cmd.Pid(), Err: ev.Err, Detail: "channel: killing the worker"})
+		m.cmd.SignalGroup(syscall.SIGKILL)
 	case proc.Disconnect:
 		p.emit(p.memberEvt(EventDisconnect, m))
 		if m.state == StateReady || m.state == StateStarting {
@@ -77,7 +80,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 
 func describeExit(ev proc.Event) string {
 	if ev.Signal != 0 {
-		return "was killed by " + ev.Signal.String()
+		return "was killed by " + unix.SignalName(ev.Signal)
 	}
 	return fmt.Sprintf("exited with code %d", ev.Code)
 }

@@ -258,3 +258,30 @@ func gone(pid int) bool {
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	return len(f) > 0 && f[0] == "Z"
 }
+
+// A worker that writes garbage on its channel is killed and replaced; the
+// primary and the other worker keep serving.
+func TestGarbageWorkerIsCutOff(t *testing.T) {
+	var mu sync.Mutex
+	garbage := 0
+	cfg := cluster.Config{Workers: 2, MaxRestarts: -1}
+	cfg.Command = func(id int) *proc.Cmd {
+		mu.Lock()
+		defer mu.Unlock()
+		if id != 2 && garbage < 3 {
+			garbage++
+			return workerCommand("garbage")(id)
+		}
+		return workerCommand("http")(id)
+	}
+	h := startWith(t, cfg)
+	eventually(t, "3 garbage workers cut off", func() bool { return h.count(cluster.EventRestart) >= 3 })
+	h.waitReady(2)
+	eventually(t, "2 ready workers", func() bool { return len(h.workers()) == 2 })
+	for i := 0; i < 10; i++ {
+		get(t, h.url())
+	}
+	if h.count(cluster.EventError) < 3 {
+		t.Fatalf("errors reported: %d", h.count(cluster.EventError))
+	}
+}

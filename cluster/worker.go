@@ -43,6 +43,7 @@ var self = sync.OnceValues(initWorker)
 // channel. Both are removed from the environment so that the worker's own
 // children do not take themselves for workers.
 func initWorker() (*worker, error) {
+	os.Unsetenv(envNodeUniqueID) // for Node workers only: a Node grandchild would take itself for one
 	v, ok := os.LookupEnv(EnvWorkerID)
 	if !ok {
 		return nil, nil

@@ -1,0 +1,151 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
+
+	"github.com/herdhq/herd/ipc"
+	"golang.org/x/sys/unix"
+)
+
+// nodeIPv6Only is the queryServer flag for listen({ipv6Only: true}).
+const nodeIPv6Only = 1
+
+// errNodeFD refuses listen({fd}): the descriptor is the worker's, which
+// Node's primary would open as its own.
+var errNodeFD = fmt.Errorf("cluster: listen on a descriptor is not supported for Node workers: %w", syscall.EINVAL)
+
+// listenAddr maps a queryServer to the network and address the primary
+// binds: a null address is every interface (as net.Listen's ":port"), a
+// negative port a Unix socket path, "udp4"/"udp6" a UDP socket.
+func (q *nodeIn) listenAddr() (network, address string, err error) {
+	var host string
+	if len(q.Address) > 0 && q.Address[0] == '"' {
+		json.Unmarshal(q.Address, &host)
+	}
+	if q.hasFD() {
+		return "", "", errNodeFD
+	}
+	port, err := strconv.Atoi(string(q.Port))
+	if err != nil {
+		return "", "", fmt.Errorf("cluster: queryServer port %s: %w", q.Port, syscall.EINVAL)
+	}
+	switch typ := jsText(q.AddressType); {
+	case typ == "udp4" || typ == "udp6":
+		return typ, net.JoinHostPort(host, strconv.Itoa(port)), nil
+	case port < 0:
+		if host == "" {
+			return "", "", fmt.Errorf("cluster: queryServer without a port or path: %w", syscall.EINVAL)
+		}
+		return "unix", host, nil
+	case typ == "6" && q.Flags&nodeIPv6Only != 0:
+		return "tcp6", net.JoinHostPort(host, strconv.Itoa(port)), nil
+	}
+	return "tcp", net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// hasFD reports whether the query names a descriptor (dgram sends -1 for
+// none).
+func (q *nodeIn) hasFD() bool {
+	n, err := strconv.Atoi(string(q.FD))
+	return err == nil && n >= 0
+}
+
+// nodeSocket returns the primary's socket for a queryServer. Equal
+// addresses share one socket, except port 0: as in Node, each server
+// index of a worker that listens on port 0 gets a port of its own, which
+// the same index of every other worker shares.
+func (p *Primary) nodeSocket(q *nodeIn) (*socket, error) {
+	network, address, err := q.listenAddr()
+	if err != nil {
+		return nil, err
+	}
+	if _, port, _ := net.SplitHostPort(address); port != "0" || jsText(q.Index) == "0" {
+		return p.socketFor(network, address)
+	}
+	key := sockKey(network, address) + " #" + jsText(q.Index)
+	if s := p.sockets[key]; s != nil {
+		return s, nil
+	}
+	s, err := openSocket(network, address, p.cfg.Policy)
+	if err != nil {
+		return nil, err
+	}
+	s.key = key
+	if s.mode == modeRR || s.mode == modeLeastConn {
+		if s.disp, err = newDispatcher(s, s.mode == modeLeastConn); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	p.sockets[key] = s
+	return s, nil
+}
+
+// nodeHandle returns the handle a Node worker gets for s: none for the
+// round-robin modes, else the socket as Node's cluster sends it
+// (net.Native, dgram.Native). release closes the primary's copy once the
+// handle is sent.
+func nodeHandle(s *socket) (*ipc.Handle, func(), error) {
+	h, release, err := s.handleFor()
+	if err != nil || h == nil {
+		return nil, release, err
+	}
+	switch v := h.(type) {
+	case ipc.Handle:
+		v.Type = ipc.TypeNative // reuseport: the worker's own socket
+		return &v, release, nil
+	case net.PacketConn:
+		return dupHandle(v, ipc.TypeDgramNative)
+	default:
+		return dupHandle(v, ipc.TypeNative)
+	}
+}
+
+// dupHandle returns a duplicate of a shared socket's descriptor as a
+// handle of type typ.
+func dupHandle(v any, typ string) (*ipc.Handle, func(), error) {
+	fd, err := dupOf(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &ipc.Handle{Type: typ, FD: fd}, func() { unix.Close(fd) }, nil
+}
+
+// nodeErrno is an error as the negative errno Node's worker turns back
+// into an exception (-98: EADDRINUSE).
+func nodeErrno(err error) int {
+	if n := errnoOf(err); n != 0 {
+		return -n
+	}
+	return -int(syscall.EINVAL)
+}
+
+// nodeDataFor returns the data every worker of a key gets: the first
+// non-null data a worker sent for it (an https server's TLS ticket keys,
+// which must be echoed, and shared so that sessions resume on any
+// worker), else data.
+func (p *Primary) nodeDataFor(key string, data json.RawMessage) json.RawMessage {
+	if old, ok := p.nodeData[key]; ok {
+		return old
+	}
+	return data
+}
+
+// keepNodeData remembers a key's first non-null data, once a worker got
+// the key's socket.
+func (p *Primary) keepNodeData(key string, data json.RawMessage) {
+	if _, ok := p.nodeData[key]; ok || len(data) == 0 || string(data) == "null" {
+		return
+	}
+	if p.nodeData == nil {
+		p.nodeData = nodeDataMap{}
+	}
+	p.nodeData[key] = data
+}
+
+// nodeDataMap holds the data of Node's queryServer by handle key.
+type nodeDataMap map[string]json.RawMessage
