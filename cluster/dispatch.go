@@ -39,7 +39,7 @@ type dispatcher struct {
 }
 
 func newDispatcher(s *socket, least bool) (*dispatcher, error) {
-	fd, err := dupOf(s.ln)
+	fd, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

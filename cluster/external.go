@@ -70,11 +70,7 @@ func (p *Primary) bindAddr(a Addr) (*os.File, error) {
 // passes it as it is (a net package file would be switched to blocking
 // mode on every fork, under the round-robin dispatcher's feet).
 func (s *socket) activationFile(name string) (*os.File, error) {
-	var h any = s.ln
-	if s.pc != nil {
-		h = s.pc
-	}
-	fd, err := dupOf(h)
+	fd, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

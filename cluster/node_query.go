@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/herdhq/herd/ipc"
-	"golang.org/x/sys/unix"
 )
 
 // nodeIPv6Only is the queryServer flag for listen({ipv6Only: true}).
@@ -94,25 +93,12 @@ func nodeHandle(s *socket) (*ipc.Handle, func(), error) {
 	if err != nil || h == nil {
 		return nil, release, err
 	}
-	switch v := h.(type) {
-	case ipc.Handle:
-		v.Type = ipc.TypeNative // reuseport: the worker's own socket
-		return &v, release, nil
-	case net.PacketConn:
-		return dupHandle(v, ipc.TypeDgramNative)
-	default:
-		return dupHandle(v, ipc.TypeNative)
+	v := h.(ipc.Handle)
+	v.Type = ipc.TypeNative
+	if isPacket(s.network) {
+		v.Type = ipc.TypeDgramNative
 	}
-}
-
-// dupHandle returns a duplicate of a shared socket's descriptor as a
-// handle of type typ.
-func dupHandle(v any, typ string) (*ipc.Handle, func(), error) {
-	fd, err := dupOf(v)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &ipc.Handle{Type: typ, FD: fd}, func() { unix.Close(fd) }, nil
+	return &v, release, nil
 }
 
 // nodeErrno is an error as the negative errno Node's worker turns back

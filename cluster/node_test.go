@@ -311,41 +311,46 @@ func TestNodeUDP(t *testing.T) {
 			testutil.CheckFDs(t)
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, nodeUDP)
 			h.waitReady(2)
-			addr := h.local()
-			t.Logf("spread %v", spread(t, h, func() string { return udpAsk(t, addr) }))
+			t.Logf("spread %v", udpSpread(t, h, h.local()))
 			stopClean(t, h)
 		})
 	}
 }
 
-// udpAsk sends datagrams from a new socket until one is answered, and
-// returns the answering pid. Both workers read one shared socket, so a
-// burst gives the one that did not win the last datagram a chance.
-func udpAsk(t *testing.T, addr string) string {
+// udpSpread sends bursts of datagrams until every worker answered some.
+// All workers read one shared socket and the kernel wakes them all: while
+// one is busy with a burst, the others take their share.
+func udpSpread(t *testing.T, h *harness, addr string) map[string]int {
 	t.Helper()
 	c, err := net.Dial("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	want := h.pids()
+	seen := map[string]int{}
 	buf := make([]byte, 256)
-	for try := 0; try < 20; try++ {
-		for i := 0; i < 4; i++ {
+	for round := 0; round < 50 && len(seen) < len(want); round++ {
+		for i := 0; i < 64; i++ {
 			fmt.Fprintf(c, "hi%d", i)
 		}
-		c.SetReadDeadline(time.Now().Add(time.Second))
-		n, err := c.Read(buf)
-		if err != nil {
-			continue
+		for {
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			n, err := c.Read(buf)
+			if err != nil {
+				break
+			}
+			pid, msg, _ := strings.Cut(string(buf[:n]), " ")
+			if !want[pid] || !strings.HasPrefix(msg, "hi") {
+				t.Fatalf("udp answer %q, workers %v", buf[:n], want)
+			}
+			seen[pid]++
 		}
-		pid, msg, _ := strings.Cut(string(buf[:n]), " ")
-		if !strings.HasPrefix(msg, "hi") {
-			t.Fatalf("udp answer %q", buf[:n])
-		}
-		return pid
 	}
-	t.Fatal("no udp answer")
-	return ""
+	if len(seen) != len(want) {
+		t.Fatalf("answers came from %v, workers are %v", seen, want)
+	}
+	return seen
 }
 
 func TestNodeTwoPorts(t *testing.T) {

@@ -14,17 +14,19 @@ import (
 )
 
 // socket is one address the primary serves for its workers. It is bound
-// once, when the first worker asks, and stays open until the primary ends,
-// so the port survives worker restarts and reloads.
+// once, when the first worker asks (or before any fork, Config.Listen), and
+// stays open until the primary ends, so the port survives restarts and
+// reloads. The primary keeps it as a raw descriptor that Go's poller never
+// sees, so connections and datagrams do not wake the primary unless it
+// accepts them itself (round robin).
 type socket struct {
 	key     string
 	network string
 	addr    net.Addr
 	mode    string
-	ln      net.Listener   // rr, leastconn, shared
-	pc      net.PacketConn // udp
-	anchor  int            // reuseport: a bound, non-listening member of the group; -1 otherwise
-	disp    *dispatcher    // rr, leastconn
+	fd      int         // listening (stream), bound (udp), or bound and not listening (reuseport: keeps the port)
+	path    string      // a unix socket's file, removed at close
+	disp    *dispatcher // rr, leastconn
 }
 
 // sockKey names an address request. Equal keys share one socket.
@@ -34,29 +36,48 @@ func isPacket(network string) bool { return strings.HasPrefix(network, "udp") }
 
 // openSocket binds network/address for the given policy.
 func openSocket(network, address string, policy Policy) (*socket, error) {
-	s := &socket{key: sockKey(network, address), network: network, anchor: -1}
+	s := &socket{key: sockKey(network, address), network: network, fd: -1}
 	var err error
 	switch {
 	case isPacket(network):
 		s.mode = modeShared
-		s.pc, err = net.ListenPacket(network, address)
-		if err == nil {
-			s.addr = s.pc.LocalAddr()
-		}
+		s.fd, s.addr, err = packetFD(net.ListenPacket(network, address))
 	case policy == ReusePort && strings.HasPrefix(network, "tcp"):
 		s.mode = modeReusePort
-		s.anchor, s.addr, err = reusePortSocket(network, address, false)
+		s.fd, s.addr, err = reusePortSocket(network, address, false)
 	default:
 		s.mode = policyMode(policy)
-		s.ln, err = net.Listen(network, address)
-		if err == nil {
-			s.addr = s.ln.Addr()
+		var l net.Listener
+		if l, err = net.Listen(network, address); err == nil {
+			s.path = keepUnixFile(l)
 		}
+		s.fd, s.addr, err = listenerFD(l, err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// keepUnixFile stops a unix listener from removing its file when the Go
+// object is closed (the socket lives on as a raw descriptor), and returns
+// the path for the socket's own close.
+func keepUnixFile(l net.Listener) string {
+	if ul, ok := l.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+		return ul.Addr().String()
+	}
+	return ""
+}
+
+// packetFD returns a duplicate descriptor of pc and its address, and closes pc.
+func packetFD(pc net.PacketConn, err error) (int, net.Addr, error) {
+	if err != nil {
+		return -1, nil, err
+	}
+	defer pc.Close()
+	fd, err := dupOf(pc)
+	return fd, pc.LocalAddr(), err
 }
 
 func policyMode(p Policy) string {
@@ -70,7 +91,8 @@ func policyMode(p Policy) string {
 }
 
 // handleFor returns what a worker gets for this socket: nil for the
-// round-robin modes, else a handle the caller must close after sending.
+// round-robin modes, else a handle to send, and a release to call once it
+// was sent.
 func (s *socket) handleFor() (any, func(), error) {
 	switch s.mode {
 	case modeRR, modeLeastConn:
@@ -82,10 +104,10 @@ func (s *socket) handleFor() (any, func(), error) {
 		}
 		return ipc.Handle{Type: ipc.TypeServer, FD: fd}, func() { unix.Close(fd) }, nil
 	case modeShared:
-		if s.pc != nil {
-			return s.pc, func() {}, nil
+		if isPacket(s.network) {
+			return ipc.Handle{Type: ipc.TypeDgramSocket, FD: s.fd}, func() {}, nil
 		}
-		return s.ln, func() {}, nil
+		return ipc.Handle{Type: ipc.TypeServer, FD: s.fd}, func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("cluster: socket %s has no mode", s.key)
 }
@@ -94,14 +116,9 @@ func (s *socket) close() {
 	if s.disp != nil {
 		s.disp.close()
 	}
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	if s.pc != nil {
-		s.pc.Close()
-	}
-	if s.anchor >= 0 {
-		unix.Close(s.anchor)
+	unix.Close(s.fd)
+	if s.path != "" {
+		os.Remove(s.path)
 	}
 }
 

@@ -68,11 +68,12 @@ type Cmd struct {
 	// Process is the started process.
 	Process *os.Process
 
-	ctx    context.Context
-	cmd    *exec.Cmd
-	ch     *ipc.Channel
-	events chan Event
-	exited chan struct{}
+	ctx     context.Context
+	lookErr error // why Command could not resolve the program
+	cmd     *exec.Cmd
+	ch      *ipc.Channel
+	events  chan Event
+	exited  chan struct{}
 
 	mu      sync.Mutex
 	state   *os.ProcessState
@@ -80,15 +81,19 @@ type Cmd struct {
 }
 
 // Command returns a Cmd to run name with args, looking name up in PATH
-// as exec.Command does.
+// as exec.Command does. If the lookup fails, Start returns its error
+// (exec.ErrNotFound, exec.ErrDot): a name without a slash never runs a
+// file from the current directory.
 func Command(name string, args ...string) *Cmd {
-	path := name
+	c := &Cmd{Path: name, Args: append([]string{name}, args...)}
 	if !strings.Contains(name, "/") {
-		if lp, err := exec.LookPath(name); err == nil {
-			path = lp
+		lp, err := exec.LookPath(name)
+		if lp != "" {
+			c.Path = lp
 		}
+		c.lookErr = err
 	}
-	return &Cmd{Path: path, Args: append([]string{name}, args...)}
+	return c
 }
 
 // CommandContext is Command whose child is stopped (Cancel, then a kill
@@ -103,26 +108,46 @@ func CommandContext(ctx context.Context, name string, args ...string) *Cmd {
 }
 
 // Start starts the child with its channel. The channel is ready to use
-// when Start returns.
+// when Start returns. A Cmd is started at most once: if Start fails, Wait
+// returns ErrNotStarted and Events is closed.
 func (c *Cmd) Start() error {
-	if c.cmd != nil {
+	if c.exited != nil {
 		return ErrAlreadyStarted
+	}
+	c.exited = make(chan struct{})
+	c.events = make(chan Event, 3)
+	if err := c.start(); err != nil {
+		c.mu.Lock()
+		c.waitErr = ErrNotStarted
+		c.mu.Unlock()
+		close(c.events)
+		close(c.exited)
+		return err
+	}
+	go c.watch()
+	return nil
+}
+
+// start creates the channel, then the process. The channel exists before
+// the process so that Cancel, which os/exec may call as soon as the
+// process runs, can close it.
+func (c *Cmd) start() error {
+	if c.lookErr != nil {
+		return fmt.Errorf("proc: %w", c.lookErr)
 	}
 	parent, child, err := ipc.Pair()
 	if err != nil {
 		return fmt.Errorf("proc: %w", err)
 	}
 	defer child.Close()
+	c.ch = ipc.New(parent, c.ChannelOptions)
 	c.cmd = c.execCmd(child)
-	c.exited = make(chan struct{})
-	c.events = make(chan Event, 3)
 	if err := c.fork(); err != nil {
-		parent.Close()
+		c.ch.Close()
+		c.ch = nil
 		return fmt.Errorf("proc: start %s: %w", c.Path, err)
 	}
 	c.Process = c.cmd.Process
-	c.ch = ipc.New(parent, c.ChannelOptions)
-	go c.watch()
 	return nil
 }
 
@@ -176,11 +201,12 @@ func channelEnv(env []string, fd int) []string {
 	return append(out, ipc.EnvChannelFD+"="+strconv.Itoa(fd), ipc.EnvSerialization+"=json")
 }
 
-// fork starts the process and a goroutine that reaps it. With Pdeathsig
-// both happen on one goroutine locked to its thread, so the thread that
-// forked lives as long as the child.
+// fork starts the process and a goroutine that reaps it. With a
+// Pdeathsig (the field's or SysProcAttr's) both happen on one goroutine
+// locked to its thread, so the thread that forked lives as long as the
+// child.
 func (c *Cmd) fork() error {
-	if c.Pdeathsig == 0 {
+	if c.cmd.SysProcAttr.Pdeathsig == 0 {
 		if err := c.cmd.Start(); err != nil {
 			return err
 		}
@@ -223,7 +249,8 @@ func (c *Cmd) Channel() *ipc.Channel { return c.ch }
 // bookkeeping, so reading it is optional.
 func (c *Cmd) Events() <-chan Event { return c.events }
 
-// Exited is closed when the child has exited and been reaped.
+// Exited is closed when the child has exited and been reaped (or when
+// Start failed).
 func (c *Cmd) Exited() <-chan struct{} { return c.exited }
 
 // Wait waits for the child to exit and returns nil for exit code 0, else

@@ -96,3 +96,13 @@ func dropSelf(list []string) []string {
 	}
 	return out
 }
+
+// CheckGoroutines fails the test if, when it ends, goroutines run that did
+// not run when CheckGoroutines was called (waiting a little for them to
+// finish). Call it first in a test, so that its check runs after the
+// test's other cleanups.
+func CheckGoroutines(t testing.TB) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
