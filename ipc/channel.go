@@ -47,7 +47,7 @@ type Channel struct {
 	conn     *net.UnixConn
 	max      int
 	internal func(*Message)
-	msgs     chan *Message
+	in       *inbox
 	readDone chan struct{}
 	done     chan struct{}
 	w        writer
@@ -74,7 +74,7 @@ func New(conn *net.UnixConn, opts *Options) *Channel {
 		conn:     conn,
 		max:      o.MaxMessageSize,
 		internal: o.Internal,
-		msgs:     make(chan *Message, o.RecvBuffer),
+		in:       newInbox(o.RecvBuffer),
 		readDone: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -121,7 +121,7 @@ func Pair() (parent *net.UnixConn, child *os.File, err error) {
 // buffered message has been returned, it returns the reason: ErrClosed,
 // ErrDisconnected, a *ProtocolError, or the socket's error.
 func (c *Channel) Recv() (*Message, error) {
-	m, ok := <-c.msgs
+	m, ok, _ := c.in.take(nil)
 	if !ok {
 		return nil, c.Err()
 	}
@@ -130,23 +130,23 @@ func (c *Channel) Recv() (*Message, error) {
 
 // RecvContext is Recv that gives up when ctx is done, returning ctx.Err().
 func (c *Channel) RecvContext(ctx context.Context) (*Message, error) {
-	select {
-	case m, ok := <-c.msgs:
-		if !ok {
-			return nil, c.Err()
-		}
-		return m, nil
-	case <-ctx.Done():
+	m, ok, canceled := c.in.take(ctx.Done())
+	switch {
+	case canceled:
 		return nil, ctx.Err()
+	case !ok:
+		return nil, c.Err()
 	}
+	return m, nil
 }
 
 // Messages iterates over the user messages until the channel closes; Err
 // then tells why.
 func (c *Channel) Messages() iter.Seq[*Message] {
 	return func(yield func(*Message) bool) {
-		for m := range c.msgs {
-			if !yield(m) {
+		for {
+			m, ok, _ := c.in.take(nil)
+			if !ok || !yield(m) {
 				return
 			}
 		}
@@ -174,12 +174,14 @@ func (c *Channel) Close() error {
 		<-c.readDone
 		return ErrClosed
 	}
-	if c.Err() == nil {
+	// Record the reason first, so that a write failing during the drain
+	// (the peer does not read) does not become it.
+	if c.record(ErrClosed) {
 		c.w.drain(closeFlushTimeout)
+		c.release(ErrClosed)
 	}
-	c.shut(ErrClosed)
 	<-c.readDone
-	for m := range c.msgs {
+	for _, m := range c.in.drain() {
 		m.CloseHandle()
 	}
 	return nil
@@ -190,14 +192,26 @@ func (c *Channel) fail(err error) { c.shut(err) }
 
 // shut records the first error, wakes everyone up and closes the socket.
 func (c *Channel) shut(err error) {
+	if c.record(err) {
+		c.release(err)
+	}
+}
+
+// record makes err the reason the channel closed, and closes Done, unless
+// a reason was recorded already; it reports whether err was recorded.
+func (c *Channel) record(err error) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.err != nil {
-		c.mu.Unlock()
-		return
+		return false
 	}
 	c.err = err
 	close(c.done)
-	c.mu.Unlock()
+	return true
+}
+
+// release stops the writer and closes the socket once err was recorded.
+func (c *Channel) release(err error) {
 	c.w.abort(err)
 	c.conn.Close()
 }

@@ -33,6 +33,7 @@ type sockInfo struct {
 	family    int // unix.AF_INET, AF_INET6, AF_UNIX
 	sotype    int // unix.SOCK_STREAM, SOCK_DGRAM
 	listening bool
+	connected bool // it has a peer (getpeername works)
 }
 
 func inspect(fd int) (sockInfo, error) {
@@ -53,6 +54,8 @@ func inspect(fd int) (sockInfo, error) {
 	}
 	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	si.listening = err == nil && acc != 0
+	_, err = unix.Getpeername(fd)
+	si.connected = err == nil
 	return si, nil
 }
 
@@ -62,7 +65,11 @@ func (si sockInfo) inet() bool { return si.family == unix.AF_INET || si.family =
 func (si sockInfo) check(typ string) error {
 	stream := si.sotype == unix.SOCK_STREAM && (si.inet() || si.family == unix.AF_UNIX)
 	switch typ {
-	case TypeServer, TypeNative:
+	case TypeServer:
+		if !stream || si.connected {
+			return fmt.Errorf("%s needs a bound or listening TCP or Unix stream socket, not a connected one", typ)
+		}
+	case TypeNative:
 		if !stream {
 			return fmt.Errorf("%s needs a TCP or Unix stream socket", typ)
 		}
@@ -170,4 +177,19 @@ func fileObject[T any](fd int, typ string, make func(*os.File) (T, error)) (any,
 		return nil, err
 	}
 	return obj, nil
+}
+
+// knownSocket describes h without a system call when its Go type says all
+// that check needs: a *net.TCPConn with a peer is a connected TCP stream
+// socket (AF_INET stands for both inet families here; only UDP's
+// dgramType tells them apart). ok is false for anything else.
+func knownSocket(h any) (si sockInfo, ok bool) {
+	c, isTCP := h.(*net.TCPConn)
+	if !isTCP {
+		return si, false
+	}
+	if ra, _ := c.RemoteAddr().(*net.TCPAddr); ra == nil {
+		return si, false
+	}
+	return sockInfo{family: unix.AF_INET, sotype: unix.SOCK_STREAM, connected: true}, true
 }

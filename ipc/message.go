@@ -16,7 +16,11 @@ type Message struct {
 	// into a working object: a net.Listener for "net.Server" (and for a
 	// listening "net.Native"), a net.Conn for "net.Socket" (and for a
 	// connected "net.Native"), a net.PacketConn for "dgram.Socket" and
-	// "dgram.Native". The receiver owns it and must close it.
+	// "dgram.Native". The receiver owns it and must close it. To tell the
+	// kinds apart, switch on HandleType or on the concrete types
+	// (*net.TCPListener, *net.UnixListener, *net.TCPConn, *net.UnixConn,
+	// *net.UDPConn), not on the interfaces alone: a *net.UDPConn is a
+	// net.Conn too, and a *net.UnixConn a net.PacketConn.
 	Handle any
 	// HandleType is the Node handle type the handle travelled as, or "".
 	HandleType string
@@ -63,7 +67,10 @@ func internalCmd(line []byte) string {
 	if len(line) == 0 || line[0] != '{' {
 		return ""
 	}
-	if bytes.HasPrefix(line, fastCmdPrefix) {
+	// The fast path reads the first key; JavaScript takes the last of
+	// duplicate keys, so it is only sure when no other "cmd" (plain or
+	// \u-escaped) follows.
+	if bytes.HasPrefix(line, fastCmdPrefix) && bytes.Count(line, cmdBytes) == 1 && !bytes.Contains(line, escapeBytes) {
 		rest := line[len(fastCmdPrefix):]
 		if i := bytes.IndexByte(rest, '"'); i >= 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
 			if cmd := string(rest[:i]); IsInternal(cmd) {

@@ -28,7 +28,20 @@ type reader struct {
 	start int   // first unparsed byte
 	end   int   // end of data
 	fds   []int // received descriptors not yet claimed by an envelope
+
+	batch []*Message // user messages of this read, not yet handed to Recv
+	slab  []byte     // room for copies of small messages
+	msgs  []Message  // room for small messages
 }
+
+// Small messages are copied into shared slabs, so that the read
+// goroutine allocates once per many messages; a message kept alive keeps
+// at most its slab alive (slabBytes, or slabMsgs Message structs).
+const (
+	slabBytes = 4 << 10
+	slabMax   = 512 // longest message copied into a slab
+	slabMsgs  = 16
+)
 
 func (c *Channel) readLoop() {
 	r := &reader{c: c, buf: make([]byte, readChunk)}
@@ -36,8 +49,16 @@ func (c *Channel) readLoop() {
 	for _, fd := range r.fds {
 		unix.Close(fd)
 	}
+	var pe *ProtocolError
+	if errors.As(err, &pe) && c.record(err) {
+		// Bad input: let the answers already queued (the NACK for an
+		// envelope without a descriptor, an ACK) reach the peer before
+		// the socket closes.
+		c.w.drain(closeFlushTimeout)
+		c.release(err)
+	}
 	c.fail(err)
-	close(c.msgs)
+	c.in.close()
 	close(c.readDone)
 }
 
@@ -63,9 +84,12 @@ func (r *reader) run() error {
 	}
 }
 
-// eof turns the end of the stream into the right error.
+// eof turns the end of the stream into the right error. ECONNRESET is an
+// end of stream too: Linux reports it, once every byte sent to us has been
+// read, when the peer closed with input it had not read (a child that
+// exits without reading its last messages); Node treats it as disconnect.
 func (r *reader) eof(err error) error {
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
 		if errors.Is(err, net.ErrClosed) {
 			return ErrClosed
 		}
@@ -115,8 +139,18 @@ func (r *reader) takeFDs(oob []byte, flags int) error {
 	return nil
 }
 
-// lines handles every complete line in the buffer.
+// lines handles every complete line in the buffer, then hands the user
+// messages among them to Recv.
 func (r *reader) lines() error {
+	err := r.parseLines()
+	if ferr := r.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// parseLines handles every complete line in the buffer.
+func (r *reader) parseLines() error {
 	for {
 		data := r.buf[r.start:r.end]
 		i := bytes.IndexByte(data, '\n')
@@ -151,12 +185,14 @@ func (r *reader) line(line []byte) error {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return protoErr(BlankLine, "", nil)
 	}
-	if !json.Valid(line) {
+	if !validJSON(line) {
 		return protoErr(Malformed, excerpt(line), nil)
 	}
 	switch cmd := internalCmd(line); cmd {
 	case "":
-		return r.deliver(&Message{Data: bytes.Clone(line)})
+		m := r.newMessage()
+		m.Data = r.keep(line)
+		return r.deliver(m)
 	case "NODE_HANDLE":
 		return r.handle(line)
 	case "NODE_HANDLE_ACK":
@@ -166,7 +202,7 @@ func (r *reader) line(line []byte) error {
 	case "NODE_SOCKET_NOTIFY_CLOSE", "NODE_SOCKET_GET_COUNT":
 		r.socketList(cmd, line)
 	default:
-		r.internal(&Message{Data: bytes.Clone(line), Cmd: cmd})
+		r.internal(&Message{Data: r.keep(line), Cmd: cmd})
 	}
 	return nil
 }
@@ -193,7 +229,7 @@ func (r *reader) handle(line []byte) error {
 	if err != nil {
 		return protoErr(BadHandle, typ, err)
 	}
-	m := &Message{Data: bytes.Clone(msg), Handle: h, HandleType: typ, Cmd: internalCmd(msg)}
+	m := &Message{Data: r.keep(msg), Handle: h, HandleType: typ, Cmd: internalCmd(msg)}
 	if m.Cmd != "" {
 		r.internal(m)
 		return nil
@@ -239,15 +275,54 @@ func (r *reader) socketList(cmd string, line []byte) {
 	r.c.w.answer(b)
 }
 
-// deliver hands a user message to Recv, waiting while the buffer is full.
+// deliver queues a user message for Recv; lines hands them over after
+// each read, and deliver as soon as RecvBuffer of them are queued.
 func (r *reader) deliver(m *Message) error {
-	select {
-	case r.c.msgs <- m:
-		return nil
-	case <-r.c.done:
+	r.batch = append(r.batch, m)
+	if len(r.batch) >= r.c.in.limit {
+		return r.flush()
+	}
+	return nil
+}
+
+// flush hands the queued user messages to Recv, waiting while RecvBuffer
+// messages wait there. When the channel closes first, it closes their
+// handles and returns ErrClosed.
+func (r *reader) flush() error {
+	left := r.c.in.put(r.batch, r.c.done)
+	for _, m := range left {
 		m.CloseHandle()
+	}
+	clear(r.batch)
+	r.batch = r.batch[:0]
+	if len(left) > 0 {
 		return ErrClosed
 	}
+	return nil
+}
+
+// newMessage returns a zero Message, from a slab.
+func (r *reader) newMessage() *Message {
+	if len(r.msgs) == 0 {
+		r.msgs = make([]Message, slabMsgs)
+	}
+	m := &r.msgs[0]
+	r.msgs = r.msgs[1:]
+	return m
+}
+
+// keep returns a copy of b, carved from a slab if b is small.
+func (r *reader) keep(b []byte) []byte {
+	if len(b) > slabMax {
+		return bytes.Clone(b)
+	}
+	if len(r.slab) < len(b) {
+		r.slab = make([]byte, slabBytes)
+	}
+	out := r.slab[:len(b):len(b)]
+	copy(out, b)
+	r.slab = r.slab[len(b):]
+	return out
 }
 
 func (r *reader) internal(m *Message) {

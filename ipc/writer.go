@@ -1,10 +1,13 @@
 package ipc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,13 +21,14 @@ const highWater = 4 << 20
 type item struct {
 	line []byte
 	fd   int
-	done chan error // handle items only: the peer's answer, buffered 1
+	done func(error) // handle items only: called once with the peer's answer
 }
 
-// writer serialises writes. Whoever finds it idle becomes the flusher and
-// writes until nothing is left, so a lone sender pays no goroutine hop and
-// concurrent senders are batched into few syscalls. After a handle is
-// written, every later item is held until the peer's ACK or NACK.
+// writer serialises writes. A Send that finds it idle starts a flusher
+// goroutine, which writes until nothing is left; meanwhile later Sends only
+// append to out, so a sender in a loop, or many senders, get their lines
+// written in few large writes. SendHandle flushes inline. After a handle
+// is written, every later item is held until the peer's ACK or NACK.
 type writer struct {
 	c        *Channel
 	mu       sync.Mutex
@@ -36,24 +40,35 @@ type writer struct {
 	held     []*item // items queued behind next or awaiting
 	flushing bool
 	err      error
+	raw      syscall.RawConn // for the read goroutine's non-blocking writes
 }
 
 func (w *writer) init(c *Channel) {
 	w.c = c
 	w.idle = sync.NewCond(&w.mu)
+	w.raw, _ = c.conn.SyscallConn() // nil: no non-blocking attempts
 }
 
 // Send encodes v as JSON and queues it. It returns once the message is
-// written or queued in order behind a handle awaiting its ACK; an error
-// means the message will not be sent (the channel is closed, or v cannot
-// be encoded as JSON). v must not be nil-able to nothing: nil is sent as
-// null, which Node accepts.
+// queued for writing, in order (behind a handle awaiting its ACK, if one
+// is); an error means the message will not be sent (the channel is closed,
+// or v cannot be encoded as JSON). A write that fails later closes the
+// channel (see Err). nil is sent as null, which Node accepts.
+//
+// A json.RawMessage that is valid JSON without a newline is sent as it is,
+// without re-encoding: the fast path for pre-encoded messages. Any other
+// json.RawMessage is compacted as encoding/json does.
 func (c *Channel) Send(v any) error {
-	line, err := encode(v)
+	if raw, ok := v.(json.RawMessage); ok && rawLine(raw) {
+		return c.w.enqueueLine(raw)
+	}
+	e := encoders.Get().(*lineEncoder)
+	defer e.release()
+	line, err := e.encode(v)
 	if err != nil {
 		return err
 	}
-	return c.w.enqueue(&item{line: line, fd: -1}, true)
+	return c.w.enqueueLine(line)
 }
 
 // SendHandle sends v with the handle h and waits for the peer's answer. h
@@ -81,16 +96,58 @@ func (c *Channel) SendHandleContext(ctx context.Context, v any, h any) error {
 // yields the outcome once, when the peer answered (or the send failed).
 func (c *Channel) SendHandleAsync(v any, h any) <-chan error {
 	res := make(chan error, 1)
+	c.SendHandleFunc(v, h, func(err error) { res <- err })
+	return res
+}
+
+// SendHandleFunc is SendHandle that calls done once with the outcome
+// instead of waiting: with nil when the peer acknowledged the handle, else
+// with the error. done may run on the channel's read goroutine or on the
+// caller's: it must not block, nor wait for another handle.
+func (c *Channel) SendHandleFunc(v any, h any, done func(error)) {
 	it, err := envelope(v, h)
 	if err != nil {
-		res <- err
-		return res
+		done(err)
+		return
 	}
-	it.done = res
+	it.done = done
 	if err := c.w.enqueue(it, true); err != nil {
-		res <- err
+		done(err)
 	}
-	return res
+}
+
+// rawLine reports whether raw can go on the wire as it is.
+func rawLine(raw []byte) bool {
+	return bytes.IndexByte(raw, '\n') < 0 && fastValid(raw)
+}
+
+// lineEncoder encodes messages for Send without allocating per message.
+type lineEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(lineEncoder)
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
+
+// encode returns v's JSON, as json.Marshal makes it, without the newline.
+// It is valid until release.
+func (e *lineEncoder) encode(v any) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("ipc: send: %w", err)
+	}
+	return bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'}), nil
+}
+
+// release returns e to the pool, unless a big message made it big.
+func (e *lineEncoder) release() {
+	if e.buf.Cap() <= 64<<10 {
+		encoders.Put(e)
+	}
 }
 
 func encode(v any) ([]byte, error) {
@@ -107,7 +164,10 @@ func envelope(v any, h any) (*item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ipc: send handle: %w", err)
 	}
-	si, err := inspect(fd)
+	si, known := knownSocket(h)
+	if !known {
+		si, err = inspect(fd)
+	}
 	if err == nil && typ == "" {
 		typ = si.defaultType()
 	}
@@ -151,6 +211,29 @@ func (w *writer) enqueue(it *item, inline bool) error {
 		return err
 	}
 	w.place(it)
+	return w.startLocked(inline)
+}
+
+// enqueueLine queues a plain line (without its newline; the writer copies
+// it).
+func (w *writer) enqueueLine(line []byte) error {
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	if w.next != nil || w.awaiting != nil {
+		w.held = append(w.held, &item{line: append(append(make([]byte, 0, len(line)+1), line...), '\n'), fd: -1})
+	} else {
+		w.out = append(append(w.out, line...), '\n')
+	}
+	return w.startLocked(false)
+}
+
+// startLocked, entered with w.mu held, starts a flush unless one runs
+// (then it waits while too much is buffered), and unlocks.
+func (w *writer) startLocked(inline bool) error {
 	if w.flushing {
 		for w.flushing && len(w.out) > highWater && w.err == nil {
 			w.idle.Wait()
@@ -190,13 +273,7 @@ func (w *writer) answer(line []byte) {
 		return
 	}
 	w.out = append(w.out, line...)
-	if w.flushing {
-		w.mu.Unlock()
-		return
-	}
-	w.flushing = true
-	w.mu.Unlock()
-	go w.flushLocked(true)
+	w.kickLocked()
 }
 
 // flushLocked writes until nothing is ready. It is entered with w.mu held
@@ -250,8 +327,15 @@ func (w *writer) failLocked(err error) {
 	if err == nil || w.err != nil {
 		return
 	}
-	go w.c.fail(fmt.Errorf("ipc: write: %w", err))
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		// The peer closed its end. The read side closes the channel, with
+		// the right reason (ErrDisconnected, or Truncated), once it has
+		// read what the peer sent before closing; writing stops now.
+		w.err = fmt.Errorf("%w (write: %w)", ErrDisconnected, err)
+		return
+	}
 	w.err = fmt.Errorf("ipc: write: %w", err)
+	go w.c.fail(w.err)
 }
 
 // acked settles the awaited handle with the peer's answer and releases the
@@ -260,12 +344,24 @@ func (w *writer) acked(answer error) {
 	w.mu.Lock()
 	if it := w.awaiting; it != nil {
 		w.awaiting = nil
-		it.done <- answer
+		defer it.done(answer) // after the unlock below: done may send
 	}
 	for len(w.held) > 0 && w.next == nil && w.err == nil {
 		it := w.held[0]
 		w.held = w.held[1:]
 		w.place(it)
+	}
+	w.kickLocked()
+}
+
+// kickLocked gets queued bytes moving from the read goroutine without
+// waiting on the socket. Entered with w.mu held, it writes what is ready
+// with non-blocking writes while the writer is idle, so that an ACK, or
+// the handle an ACK released, goes out at once rather than after the rest
+// of the read is handled; it leaves what would block to a flusher
+// goroutine, and unlocks.
+func (w *writer) kickLocked() {
+	for !w.flushing && w.err == nil && w.tryLocked() {
 	}
 	if w.flushing || w.err != nil || (len(w.out) == 0 && w.next == nil) {
 		w.mu.Unlock()
@@ -274,6 +370,57 @@ func (w *writer) acked(answer error) {
 	w.flushing = true
 	w.mu.Unlock()
 	go w.flushLocked(true)
+}
+
+// tryLocked makes one non-blocking write, under w.mu, of out or else of
+// the next handle (its descriptor rides on the first bytes that go; the
+// rest of its line, if any, is left in out). It reports whether the write
+// went through whole, so that there may be more to try.
+func (w *writer) tryLocked() bool {
+	if len(w.out) > 0 {
+		n, err := w.sendNow(w.out, -1)
+		w.out = w.out[:copy(w.out, w.out[n:])]
+		w.failLocked(err)
+		return len(w.out) == 0 && err == nil
+	}
+	it := w.next
+	if it == nil {
+		return false
+	}
+	n, err := w.sendNow(it.line, it.fd)
+	if n == 0 {
+		w.failLocked(err)
+		return false
+	}
+	it.release()
+	w.next, w.awaiting = nil, it
+	w.out = append(w.out, it.line[n:]...)
+	return n == len(it.line)
+}
+
+// sendNow makes one non-blocking sendmsg of b, with fd as SCM_RIGHTS when
+// fd >= 0. It returns how much went; a full socket is no error.
+func (w *writer) sendNow(b []byte, fd int) (int, error) {
+	if w.raw == nil {
+		return 0, nil
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	var n int
+	var err error
+	cerr := w.raw.Write(func(s uintptr) bool {
+		n, err = unix.SendmsgN(int(s), b, oob, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		return true
+	})
+	switch {
+	case cerr != nil:
+		return 0, cerr
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return 0, nil
+	}
+	return max(n, 0), err
 }
 
 // drain waits up to d for the bytes already accepted to be written.
@@ -300,7 +447,7 @@ func (w *writer) abort(err error) {
 		if it != nil {
 			it.release()
 			if it.done != nil {
-				it.done <- err
+				it.done(err)
 			}
 		}
 	}
