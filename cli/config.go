@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// keyCommand is the config file key of the command, which is no flag.
+const keyCommand = "command"
+
+// applyConfig reads the YAML file at path and applies each setting whose
+// flag the command line did not set: the keys are the flags' long names,
+// plus command (a list: the program and its arguments).
+func applyConfig(fs *pflag.FlagSet, o *runOptions, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return usagef("config: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return usagef("config %s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return usagef("config %s line %d: want settings as key: value", path, m.Line)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if err := applyKey(fs, o, k.Value, v); err != nil {
+			return usagef("config %s line %d: %s: %w", path, k.Line, k.Value, err)
+		}
+	}
+	return nil
+}
+
+func applyKey(fs *pflag.FlagSet, o *runOptions, key string, v *yaml.Node) error {
+	if key == keyCommand {
+		return applyCommand(o, v)
+	}
+	f := fs.Lookup(key)
+	if f == nil || key == "config" || key == "help" {
+		return fmt.Errorf("unknown key (want one of %s)", strings.Join(configKeys(fs), ", "))
+	}
+	if f.Changed {
+		return nil // the flag wins
+	}
+	values, err := scalars(v, key == "listen")
+	if err != nil {
+		return err
+	}
+	for _, s := range values {
+		if err := f.Value.Set(s); err != nil {
+			return fmt.Errorf("bad value %q: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// applyCommand sets the command, unless the command line gave one.
+func applyCommand(o *runOptions, v *yaml.Node) error {
+	if len(o.Command) > 0 {
+		return nil
+	}
+	cmd, err := scalars(v, true)
+	if err != nil {
+		return err
+	}
+	if v.Kind != yaml.SequenceNode || len(cmd) == 0 {
+		return errors.New("want a list: the program and its arguments, as [python3, app.py]")
+	}
+	o.Command = cmd
+	return nil
+}
+
+// scalars returns a scalar's value, or a list's values when list is true.
+func scalars(v *yaml.Node, list bool) ([]string, error) {
+	switch {
+	case v.Kind == yaml.ScalarNode:
+		return []string{v.Value}, nil
+	case v.Kind == yaml.SequenceNode && list:
+		out := make([]string, 0, len(v.Content))
+		for _, c := range v.Content {
+			if c.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: want a plain value", c.Line)
+			}
+			out = append(out, c.Value)
+		}
+		return out, nil
+	}
+	return nil, errors.New("want a plain value")
+}
+
+// configKeys lists the keys a config file may have.
+func configKeys(fs *pflag.FlagSet) []string {
+	keys := []string{keyCommand}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name != "config" && f.Name != "help" {
+			keys = append(keys, f.Name)
+		}
+	})
+	sort.Strings(keys)
+	return keys
+}

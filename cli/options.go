@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/control"
+	"github.com/spf13/pflag"
+)
+
+// runOptions are herd run's settings, from flags and the config file.
+type runOptions struct {
+	Workers       int
+	Listen        []string
+	Policy        string
+	MaxRestarts   int
+	RestartWindow time.Duration
+	KillTimeout   time.Duration
+	ReadyTimeout  time.Duration
+	Control       string
+	Name          string
+	Config        string
+	LogFormat     string
+	Command       []string // COMMAND [ARG...]
+}
+
+// addRunFlags registers herd run's flags on fs, with their defaults.
+func (o *runOptions) addRunFlags(fs *pflag.FlagSet) {
+	fs.IntVarP(&o.Workers, "workers", "n", runtime.NumCPU(), "the number `N` of workers")
+	fs.Lookup("workers").DefValue = "one per CPU"
+	fs.StringArrayVarP(&o.Listen, "listen", "l", nil,
+		"bind `ADDR` once and pass it to every worker (repeatable): 127.0.0.1:8080, tcp://HOST:PORT, unix:/PATH, udp://HOST:PORT; NAME=ADDR sets its LISTEN_FDNAMES name")
+	fs.StringVar(&o.Policy, "policy", "rr", "how workers that speak herd's protocol share connections (`POLICY`): rr, leastconn, shared or reuseport")
+	fs.IntVar(&o.MaxRestarts, "max-restarts", cluster.DefaultMaxRestarts, "give up after more than `N` unexpected exits within --restart-window (-1: never)")
+	fs.DurationVar(&o.RestartWindow, "restart-window", cluster.DefaultRestartWindow, "the sliding `WINDOW` of --max-restarts")
+	fs.DurationVar(&o.KillTimeout, "kill-timeout", cluster.DefaultKillTimeout, "how long (`DURATION`) a stopping worker may drain before SIGKILL")
+	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", cluster.DefaultReadyTimeout, "how long (`DURATION`) a new worker may take to become ready before it is killed")
+	o.addControlFlags(fs)
+	fs.StringVarP(&o.Config, "config", "c", "", "read settings from a YAML `FILE` (same keys as the flags; flags win)")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "`FORMAT` of herd's log and of worker output: text or json")
+}
+
+// addControlFlags registers --control and --name, which every command has.
+func (o *runOptions) addControlFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Control, "control", "", "the control socket `PATH` (default: $XDG_RUNTIME_DIR/herd/NAME.sock or /tmp/herd-UID/NAME.sock)")
+	fs.StringVar(&o.Name, "name", "herd", "the herd's `NAME`, for its control socket and LISTEN_FDNAMES")
+}
+
+// controlPath is the control socket to use.
+func (o *runOptions) controlPath() (string, error) {
+	if o.Control != "" {
+		return o.Control, nil
+	}
+	if err := control.CheckName(o.Name); err != nil {
+		return "", usagef("--name: %w", err)
+	}
+	return control.DefaultPath(o.Name), nil
+}
+
+// validate checks the settings once flags and config are merged.
+func (o *runOptions) validate() error {
+	switch {
+	case o.Workers < 1:
+		return usagef("--workers must be at least 1, got %d", o.Workers)
+	case o.MaxRestarts == 0 || o.MaxRestarts < -1:
+		return usagef("--max-restarts must be at least 1, or -1 to never give up; got %d", o.MaxRestarts)
+	case o.RestartWindow <= 0:
+		return usagef("--restart-window must be positive, got %s", o.RestartWindow)
+	case o.KillTimeout <= 0:
+		return usagef("--kill-timeout must be positive, got %s", o.KillTimeout)
+	case o.ReadyTimeout <= 0:
+		return usagef("--ready-timeout must be positive, got %s", o.ReadyTimeout)
+	case o.LogFormat != "text" && o.LogFormat != "json":
+		return usagef("--log-format must be text or json, got %q", o.LogFormat)
+	case len(o.Command) == 0:
+		return usagef("no command to run: herd run [flags] -- COMMAND [ARG...]")
+	}
+	if _, err := cluster.ParsePolicy(o.Policy); err != nil || o.Policy == "" {
+		return usagef("--policy must be rr, leastconn, shared or reuseport, got %q", o.Policy)
+	}
+	if err := control.CheckName(o.Name); err != nil {
+		return usagef("--name: %w", err)
+	}
+	_, err := parseListens(o.Listen, o.Name)
+	return err
+}
+
+// clusterConfig is the cluster configuration for these settings.
+func (o *runOptions) clusterConfig(listens []listenAddr) cluster.Config {
+	policy, _ := cluster.ParsePolicy(o.Policy)
+	cfg := cluster.Config{
+		Workers:       o.Workers,
+		Policy:        policy,
+		MaxRestarts:   o.MaxRestarts,
+		RestartWindow: o.RestartWindow,
+		KillTimeout:   o.KillTimeout,
+		ReadyTimeout:  o.ReadyTimeout,
+		Readiness:     cluster.ReadyOnListen,
+	}
+	for _, l := range listens {
+		cfg.Listen = append(cfg.Listen, l.addr)
+	}
+	return cfg
+}

@@ -1,0 +1,130 @@
+package main_test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/herdhq/herd/internal/testutil"
+)
+
+// TestGiveUp: a worker that always exits makes herd give up, with exit
+// status 4, inside the restart window.
+func TestGiveUp(t *testing.T) {
+	testutil.CheckFDs(t)
+	h := startHerd(t, nil, "-n", "1", "--max-restarts", "3", "--restart-window", "10m",
+		"--", "sh", "-c", "echo about to fail >&2; exit 3")
+	if code := h.wait(liveness); code != 4 {
+		t.Fatalf("herd exited with %d, want 4 (gave up)", code)
+	}
+	errOut := h.stderr.String()
+	for _, want := range []string{"msg=giveup", "gave up", "exited with code 3", "] about to fail"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestUsageErrors: bad flags, arguments and config files are reported
+// by name, with exit status 2, before anything starts.
+func TestUsageErrors(t *testing.T) {
+	testutil.CheckFDs(t)
+	dir := t.TempDir()
+	badYAML := writeFile(t, dir, "bad.yaml", "workers: [1\n")
+	badKey := writeFile(t, dir, "key.yaml", "workers: 2\nwrokers: 3\n")
+	badDur := writeFile(t, dir, "dur.yaml", "kill-timeout: soon\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--nope", "--", "true"}, "--nope"},
+		{[]string{"run", "-n", "0", "--", "true"}, "--workers must be at least 1"},
+		{[]string{"run", "-n", "two", "--", "true"}, `"two"`},
+		{[]string{"run", "--policy", "random", "--", "true"}, "--policy"},
+		{[]string{"run", "--listen", "localhost", "--", "true"}, "--listen localhost"},
+		{[]string{"run", "--listen", "sctp://127.0.0.1:1", "--", "true"}, "unknown network"},
+		{[]string{"run", "--log-format", "xml", "--", "true"}, "--log-format"},
+		{[]string{"run", "--max-restarts", "0", "--", "true"}, "--max-restarts"},
+		{[]string{"run"}, "no command to run"},
+		{[]string{"run", "--", "/nonexistent/program"}, "/nonexistent/program"},
+		{[]string{"run", "-c", filepath.Join(dir, "missing.yaml"), "--", "true"}, "missing.yaml"},
+		{[]string{"run", "-c", badYAML, "--", "true"}, "bad.yaml"},
+		{[]string{"run", "-c", badKey, "--", "true"}, "line 2: wrokers: unknown key"},
+		{[]string{"run", "-c", badDur, "--", "true"}, "line 1: kill-timeout"},
+		{[]string{"scale", "many"}, "scale"},
+		{[]string{"frobnicate"}, "unknown command"},
+	} {
+		_, errOut, code := runHerdCmd(t, nil, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("herd %q: exit %d, stderr %q; want exit 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// TestConfigFile: settings come from the YAML file, and flags win.
+func TestConfigFile(t *testing.T) {
+	testutil.CheckFDs(t)
+	cfg := writeFile(t, t.TempDir(), "herd.yaml", strings.Join([]string{
+		"workers: 3",
+		"listen:",
+		"  - 127.0.0.1:0",
+		"policy: leastconn",
+		"kill-timeout: 20s",
+		"command: [" + testBinary(t) + "]",
+	}, "\n"))
+	h := startHerd(t, goWorkerEnv(), "-c", cfg, "-n", "1")
+	st := h.waitWorkers(1)
+	if st.Policy != "leastconn" || len(st.Listen) != 1 {
+		t.Fatalf("status %+v: want policy leastconn and one address from the config", st)
+	}
+	mustGet(t, url(t, st))
+}
+
+// TestPortInUse: herd binds --listen before it forks, and a port in use
+// ends it with status 3 and a message that names the address.
+func TestPortInUse(t *testing.T) {
+	testutil.CheckFDs(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	h := startHerd(t, nil, "-l", l.Addr().String(), "--", "sleep", "1000")
+	if code := h.wait(liveness); code != 3 {
+		t.Fatalf("herd exited with %d, want 3", code)
+	}
+	errOut := h.stderr.String()
+	if !strings.Contains(errOut, l.Addr().String()) || !strings.Contains(errOut, "address already in use") {
+		t.Fatalf("stderr does not name the address in use:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "msg=fork") {
+		t.Fatalf("herd forked a worker before binding:\n%s", errOut)
+	}
+}
+
+// TestKilledHerdLeavesNoWorker: SIGKILL of herd takes its workers along,
+// even ones that never read herd's channel.
+func TestKilledHerdLeavesNoWorker(t *testing.T) {
+	testutil.CheckFDs(t)
+	h := startHerd(t, nil, "-n", "2", "-l", "127.0.0.1:0", "--", "python3", writePython(t))
+	st := h.waitWorkers(2)
+	h.cmd.Process.Signal(syscall.SIGKILL)
+	h.wait(liveness)
+	for pid := range pidsOf(st) {
+		if !waitGone(pid, workersGone) {
+			t.Errorf("worker %d is alive after herd was killed", pid)
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -1,0 +1,10 @@
+// Package control is how the herd command steers a running herd: a Unix
+// socket, mode 0600 in a directory only its user can enter, that takes one
+// JSON request per connection and answers one JSON response, each a line.
+//
+// The server refuses a peer of another uid (SO_PEERCRED), whatever the
+// file's mode says; nothing listens on TCP.
+//
+//	→ {"cmd":"scale","n":4}
+//	← {"ok":true}
+package control
