@@ -35,13 +35,20 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		log.Fatal(cluster.Run(context.Background(), cluster.Config{Workers: *n, Policy: pol}))
+		check(cluster.Run(context.Background(), cluster.Config{Workers: *n, Policy: pol}))
+		return
 	}
 	l, err := cluster.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(cluster.Serve(&http.Server{Handler: http.HandlerFunc(hello)}, l))
+	check(cluster.Serve(&http.Server{Handler: http.HandlerFunc(hello)}, l))
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
 }
 
 func hello(w http.ResponseWriter, r *http.Request) {
