@@ -97,6 +97,7 @@ func (o *runOptions) clusterConfig(listens []listenAddr) cluster.Config {
 		KillTimeout:   o.KillTimeout,
 		ReadyTimeout:  o.ReadyTimeout,
 		Readiness:     cluster.ReadyOnListen,
+		Node:          len(o.Command) > 0 && cluster.IsNodeProgram(o.Command[0]),
 	}
 	for _, l := range listens {
 		cfg.Listen = append(cfg.Listen, l.addr)

@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 		"primary":     helperPrimary,
 		"garbage":     helperGarbage,
 		"nodeprimary": helperNodePrimary,
+		"environ":     helperEnviron,
 	})
 }
 

@@ -122,6 +122,9 @@ type Config struct {
 	// NoSignals stops Run from handling SIGTERM, SIGINT, SIGHUP, SIGTTIN
 	// and SIGTTOU itself.
 	NoSignals bool
+	// State configures the embedded store of package state, which Run
+	// hosts for the workers unless State.Disabled.
+	State StateConfig
 }
 
 // Readiness says when a worker counts as ready to serve.

@@ -131,7 +131,7 @@ func (p *Primary) command(m *member) *proc.Cmd {
 	c.Env = append(c.Env, EnvWorkerID+"="+strconv.Itoa(id), EnvKillTimeout+"="+p.cfg.KillTimeout.String())
 	c.Setpgid = true
 	c.Pdeathsig = syscall.SIGKILL
-	c.ChannelOptions = &ipc.Options{Internal: func(msg *ipc.Message) { p.post(internalMsg{m: m, msg: msg}) }}
+	c.ChannelOptions = &ipc.Options{Internal: p.internalFunc(m)}
 	p.nodeCommand(m, c)
 	return c
 }

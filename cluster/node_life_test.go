@@ -21,8 +21,8 @@ import (
 
 // nodeLife serves http, tells the primary its port once listening, and
 // obeys the primary: {echo} is sent back, {exit: N} exits with N, {do}
-// disconnects or kills the worker through Node's cluster API, or drops the
-// channel.
+// disconnects or kills the worker through Node's cluster API, drops the
+// channel, or closes the server.
 const nodeLife = `const cluster = require('cluster');
 const srv = require('http').createServer((req, res) => res.end(String(process.pid)));
 srv.listen(process.env.PORT || 0, () => process.send({port: srv.address().port, pid: process.pid, id: cluster.worker.id}));
@@ -33,6 +33,7 @@ process.on('message', (m) => {
   if (m.do === 'disconnect') cluster.worker.disconnect();
   if (m.do === 'kill') cluster.worker.kill();
   if (m.do === 'drop') process.disconnect();
+  if (m.do === 'close') srv.close(() => process.send({closed: process.pid}));
 });
 `
 
@@ -292,5 +293,28 @@ func TestNodePrimaryKilledTakesWorkers(t *testing.T) {
 	c.Kill()
 	for _, pid := range pids {
 		eventually(t, "node worker "+strconv.Itoa(pid)+" to die", func() bool { return gone(pid) })
+	}
+}
+
+// test-cluster-worker-handle-close: a worker that closes its server gets
+// no more connections (the primary drops it from the socket's routing on
+// close), and none is lost.
+func TestNodeServerCloseStopsRouting(t *testing.T) {
+	testutil.CheckFDs(t)
+	var in inbox
+	h := startNode(t, cluster.Config{Workers: 2, OnMessage: in.onMessage}, nodeLife)
+	h.waitReady(2)
+	url := "http://" + h.local() + "/"
+	l := startLoad(url)
+	time.Sleep(200 * time.Millisecond)
+	ws := h.workers()
+	h.p.Send(ws[0].ID, map[string]any{"do": "close"})
+	eventually(t, "the server to close", func() bool { return in.find("closed") != nil })
+	time.Sleep(200 * time.Millisecond)
+	l.finish(t)
+	for i := 0; i < 20; i++ {
+		if pid := get(t, url); pid != strconv.Itoa(ws[1].Pid) {
+			t.Fatalf("answer from %s after worker %d closed its server", pid, ws[0].Pid)
+		}
 	}
 }

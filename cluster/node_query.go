@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/herdhq/herd/ipc"
@@ -63,6 +64,9 @@ func (p *Primary) nodeSocket(q *nodeIn) (*socket, error) {
 		return nil, err
 	}
 	if _, port, _ := net.SplitHostPort(address); port != "0" || jsText(q.Index) == "0" {
+		if s := p.samePort(network, address); s != nil {
+			return s, s.ensureDispatcher()
+		}
 		return p.socketFor(network, address)
 	}
 	key := sockKey(network, address) + " #" + jsText(q.Index)
@@ -82,6 +86,26 @@ func (p *Primary) nodeSocket(q *nodeIn) (*socket, error) {
 	}
 	p.sockets[key] = s
 	return s, nil
+}
+
+// samePort returns, for a listen(port) without a host, a TCP socket the
+// primary already holds on that port under another address (one of
+// Config.Listen, say 127.0.0.1:3000): the worker asked for the port, and
+// binding every address would fail. nil if there is none, or if the
+// address itself is known.
+func (p *Primary) samePort(network, address string) *socket {
+	host, port, _ := net.SplitHostPort(address)
+	if network != "tcp" || host != "" || port == "0" || p.sockets[sockKey(network, address)] != nil {
+		return nil
+	}
+	var found *socket
+	for key, s := range p.sockets {
+		ta, ok := s.addr.(*net.TCPAddr)
+		if ok && strconv.Itoa(ta.Port) == port && !strings.Contains(key, " #") && (found == nil || key < found.key) {
+			found = s
+		}
+	}
+	return found
 }
 
 // nodeHandle returns the handle a Node worker gets for s: none for the

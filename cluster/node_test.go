@@ -377,3 +377,25 @@ func TestNodeTwoPorts(t *testing.T) {
 		})
 	}
 }
+
+// test-cluster-http-pipe: an http server on a Unix socket path.
+func TestNodeUnixSocket(t *testing.T) {
+	for _, pol := range nodePolicies {
+		t.Run(pol.String(), func(t *testing.T) {
+			testutil.CheckFDs(t)
+			sock := filepath.Join(t.TempDir(), "app.sock")
+			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, nodeHTTP, "PORT="+sock)
+			h.waitReady(2)
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+				}}}
+			defer client.CloseIdleConnections()
+			t.Logf("spread %v", spread(t, h, func() string { return getWith(t, client, "http://app/") }))
+			stopClean(t, h)
+			if _, err := os.Stat(sock); err == nil {
+				t.Error("the socket file outlived the cluster")
+			}
+		})
+	}
+}

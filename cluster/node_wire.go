@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"strconv"
@@ -117,4 +118,45 @@ func nodeNewconn(prefix []byte, seq int64) json.RawMessage {
 	b = append(b, prefix...)
 	b = strconv.AppendInt(b, seq, 10)
 	return append(b, '}')
+}
+
+// nodeAnswerPrefix starts a worker's answer to a newconn, as Node's
+// JSON.stringify writes it.
+var nodeAnswerPrefix = []byte(`{"cmd":"` + cmdNode + `","ack":`)
+
+// parseNodeAnswer reads a worker's answer to a newconn,
+// {"cmd":"NODE_CLUSTER","ack":N,"accepted":B,"seq":M}, without
+// reflection when it has exactly the shape Node writes; ok is false
+// otherwise (the caller decodes it in full).
+func parseNodeAnswer(b []byte) (ack int64, accepted, ok bool) {
+	rest, found := bytes.CutPrefix(b, nodeAnswerPrefix)
+	if !found {
+		return 0, false, false
+	}
+	ack, rest, found = cutInt(rest)
+	if !found {
+		return 0, false, false
+	}
+	switch {
+	case bytes.HasPrefix(rest, []byte(`,"accepted":true,"seq":`)):
+		accepted, rest = true, rest[len(`,"accepted":true,"seq":`):]
+	case bytes.HasPrefix(rest, []byte(`,"accepted":false,"seq":`)):
+		rest = rest[len(`,"accepted":false,"seq":`):]
+	default:
+		return 0, false, false
+	}
+	if _, rest, found = cutInt(rest); !found || string(rest) != "}" {
+		return 0, false, false
+	}
+	return ack, accepted, true
+}
+
+// cutInt reads a non-negative decimal integer at the start of b.
+func cutInt(b []byte) (int64, []byte, bool) {
+	var n int64
+	i := 0
+	for ; i < len(b) && i < 18 && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + int64(b[i]-'0')
+	}
+	return n, b[i:], i > 0
 }

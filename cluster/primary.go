@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herdhq/herd/internal/statebroker"
 	"github.com/herdhq/herd/ipc"
 	"github.com/herdhq/herd/proc"
 )
@@ -42,6 +43,8 @@ type Primary struct {
 
 	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
 	nodeData    nodeDataMap // Node workers' queryServer data by handle key
+
+	state *statebroker.Broker // the embedded store (state.go); nil when disabled
 }
 
 // slot is one of the Workers places; its worker changes over restarts.
@@ -97,6 +100,8 @@ func (p *Primary) Run(ctx context.Context) error {
 		return err
 	}
 	defer p.closeListenFiles()
+	p.state = p.openState()
+	defer p.state.Close()
 	sigs := p.signals()
 	defer signal.Stop(sigs)
 	if p.cfg.Policy == ReusePort {

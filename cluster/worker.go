@@ -35,6 +35,8 @@ type worker struct {
 	managed       atomic.Bool  // user code watches Stopping: it decides when to exit
 	open          atomic.Int64 // connections accepted and not yet closed
 	closedPending atomic.Int64 // closes not yet reported (least-connections)
+
+	hooks sync.Map // cmd → func(*ipc.Message): HandleInternal's routes
 }
 
 var self = sync.OnceValues(initWorker)
@@ -168,6 +170,10 @@ func (w *worker) watchPrimary() {
 // goroutine.
 func (w *worker) internal(im *ipc.Message) {
 	if im.Cmd != cmdHerd {
+		if f := w.hook(im.Cmd); f != nil {
+			f(im)
+			return
+		}
 		im.CloseHandle()
 		return
 	}

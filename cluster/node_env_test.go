@@ -1,0 +1,80 @@
+package cluster_test
+
+// How Node workers are recognised and started.
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/internal/testutil"
+	"github.com/herdhq/herd/ipc"
+)
+
+func TestIsNodeProgram(t *testing.T) {
+	for name, want := range map[string]bool{
+		"node": true, "/usr/bin/node": true, "nodejs": true, "/opt/node20": true, "node18.1": true,
+		"node-gyp": false, "nodemon": false, "/usr/bin/python3": false, "anode": false, "": false,
+	} {
+		if got := cluster.IsNodeProgram(name); got != want {
+			t.Errorf("IsNodeProgram(%q) = %t", name, got)
+		}
+	}
+}
+
+// helperEnviron tells the primary whether it was started with
+// NODE_UNIQUE_ID, then serves http.
+func helperEnviron() {
+	env, _ := os.ReadFile("/proc/self/environ")
+	cluster.Channel().Send(map[string]bool{"nodeID": bytes.Contains(env, []byte("\x00NODE_UNIQUE_ID="))})
+	helperHTTP()
+}
+
+// A Go worker never gets NODE_UNIQUE_ID, even when the primary has it: a
+// Node program it started would take itself for a cluster worker without
+// a channel, and silently exit 0.
+func TestGoWorkerHasNoNodeUniqueID(t *testing.T) {
+	t.Setenv("NODE_UNIQUE_ID", "7")
+	got := make(chan bool, 4)
+	cfg := cluster.Config{Workers: 1, OnMessage: func(_ cluster.WorkerInfo, m *ipc.Message) {
+		var v map[string]bool
+		m.Decode(&v)
+		got <- v["nodeID"]
+	}}
+	h := start(t, cfg, "environ")
+	h.waitReady(1)
+	if <-got {
+		t.Fatal("the Go worker was started with NODE_UNIQUE_ID")
+	}
+}
+
+// A Node worker's listen(PORT) takes a socket the primary bound before
+// the workers on that port (Config.Listen, as herd run --listen binds it).
+func TestNodeTakesPreboundPort(t *testing.T) {
+	for _, pol := range nodePolicies {
+		t.Run(pol.String(), func(t *testing.T) {
+			testutil.CheckFDs(t)
+			port := freePort(t)
+			cfg := cluster.Config{Workers: 2, Policy: pol, Listen: []cluster.Addr{{Network: "tcp", Address: "127.0.0.1:" + port}}}
+			h := startNode(t, cfg, nodeHTTP, "PORT="+port)
+			h.waitReady(2)
+			url := "http://127.0.0.1:" + port + "/"
+			t.Logf("spread %v", spread(t, h, func() string { return get(t, url) }))
+			stopClean(t, h)
+		})
+	}
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}

@@ -1,0 +1,144 @@
+package cluster
+
+// The round-robin hand-off to a Node worker: one newconn in flight, the
+// rest queued, everything handed back if the channel dies.
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/herdhq/herd/ipc"
+)
+
+// nodeConn is a round-robin connection on its way to a Node worker.
+type nodeConn struct {
+	fd   int // the dispatcher's, until done
+	sock string
+	seq  int64
+	done func(taken bool)
+}
+
+// handOff queues a connection for the worker; see nodeWorker.
+func (w *nodeWorker) handOff(_ *member, fd int, sock string, done func(bool)) {
+	c := &nodeConn{fd: fd, sock: sock, done: done}
+	w.mu.Lock()
+	if w.gone {
+		w.mu.Unlock()
+		done(false)
+		return
+	}
+	w.pending.Add(1)
+	w.queue = append(w.queue, c)
+	w.mu.Unlock()
+	w.pump()
+}
+
+// pump sends the next queued connection while none is in flight. One
+// pump runs at a time; a settle during it leaves the queue to it.
+func (w *nodeWorker) pump() {
+	w.mu.Lock()
+	if w.pumping {
+		w.mu.Unlock()
+		return
+	}
+	w.pumping = true
+	for !w.gone && w.inflight == nil && len(w.queue) > 0 {
+		c := w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		r := w.routes[c.sock]
+		if r == nil { // the worker closed that server meanwhile
+			w.mu.Unlock()
+			w.finish(c, false)
+			w.mu.Lock()
+			continue
+		}
+		c.seq = w.seq.Add(1) - 1
+		w.inflight = c
+		line := nodeNewconn(r.prefix, c.seq)
+		w.mu.Unlock()
+		w.m.cmd.Channel().SendHandleFunc(line, ipc.Handle{Type: ipc.TypeNative, FD: c.fd}, func(err error) {
+			if err != nil {
+				w.sendFailed(c, err)
+			}
+		})
+		w.mu.Lock()
+	}
+	w.pumping = false
+	w.mu.Unlock()
+}
+
+// sendFailed handles a newconn the worker never got: its channel closed
+// (everything pending goes elsewhere), or this one handle failed.
+func (w *nodeWorker) sendFailed(c *nodeConn, err error) {
+	if w.m.cmd.Channel().Err() != nil {
+		w.fail()
+		return
+	}
+	w.settle(c.seq, false)
+}
+
+// answered takes a worker's answer to a newconn ({ack, accepted}) on the
+// channel's read goroutine, off the primary's loop: the accept path never
+// waits for the loop. It reports whether im was such an answer.
+func (w *nodeWorker) answered(im *ipc.Message) bool {
+	if im.Cmd != cmdNode || im.Handle != nil {
+		return false
+	}
+	if ack, accepted, ok := parseNodeAnswer(im.Data); ok {
+		w.settle(ack, accepted)
+		return true
+	}
+	var r struct {
+		Act      string `json:"act"`
+		Ack      *int64 `json:"ack"`
+		Accepted bool   `json:"accepted"`
+	}
+	if json.Unmarshal(im.Data, &r) != nil || r.Ack == nil || r.Act != "" {
+		return false
+	}
+	w.settle(*r.Ack, r.Accepted)
+	return true
+}
+
+// settle ends the newconn in flight with the worker's answer and sends
+// the next one.
+func (w *nodeWorker) settle(seq int64, accepted bool) {
+	w.mu.Lock()
+	c := w.inflight
+	if c == nil || c.seq != seq {
+		w.mu.Unlock()
+		return
+	}
+	w.inflight = nil
+	w.settled = time.Now()
+	w.mu.Unlock()
+	w.pump()
+	w.finish(c, accepted)
+}
+
+// fail hands every pending connection back to the dispatcher: the
+// channel is gone.
+func (w *nodeWorker) fail() {
+	w.mu.Lock()
+	w.gone = true
+	pending := w.queue
+	if w.inflight != nil {
+		pending = append([]*nodeConn{w.inflight}, pending...)
+	}
+	w.inflight, w.queue = nil, nil
+	w.mu.Unlock()
+	for _, c := range pending {
+		w.finish(c, false)
+	}
+}
+
+func (w *nodeWorker) finish(c *nodeConn, taken bool) {
+	w.pending.Add(-1)
+	c.done(taken)
+}
+
+// load is the worker's connections not yet answered, for
+// least-connections: Node reports no closed connections, so a worker
+// slow to take connections is the loaded one.
+func (w *nodeWorker) load() int64 { return w.pending.Load() }

@@ -1,0 +1,95 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/herdhq/herd/internal/statebroker"
+	"github.com/herdhq/herd/internal/statewire"
+	"github.com/herdhq/herd/ipc"
+)
+
+// StateConfig configures the embedded store that the primary runs for
+// package state (state.Open with "embedded://"). The zero value runs it
+// with the default limits. Its memory is bounded: keys and bytes held, and
+// per worker the pushes waiting to be written and the subscriptions.
+// A worker that falls behind loses its oldest pushes (drop-oldest), and
+// its subscriptions report the loss; it never slows the primary or the
+// other workers.
+type StateConfig struct {
+	// Disabled turns the store off: workers' requests fail.
+	Disabled bool
+	// MaxKeys is how many keys the store holds at most (writes past it
+	// fail with state.ErrFull); 0 means 1,048,576.
+	MaxKeys int
+	// MaxBytes bounds the keys' and values' bytes, plus 64 per key; 0
+	// means 256 MiB.
+	MaxBytes int64
+	// QueueMessages and QueueBytes bound the pushes waiting to be written
+	// to one worker before the oldest are dropped; 0 means 16,384 pushes
+	// and 16 MiB.
+	QueueMessages int
+	QueueBytes    int
+	// MaxSubscriptions bounds one worker's subscriptions plus watches; 0
+	// means 10,000.
+	MaxSubscriptions int
+}
+
+// openState starts the embedded store, unless it is disabled.
+func (p *Primary) openState() *statebroker.Broker {
+	c := p.cfg.State
+	if c.Disabled {
+		return nil
+	}
+	return statebroker.New(statebroker.Limits{MaxKeys: c.MaxKeys, MaxBytes: c.MaxBytes,
+		QueueMessages: c.QueueMessages, QueueBytes: c.QueueBytes, MaxSubs: c.MaxSubscriptions})
+}
+
+// internalFunc is a worker channel's Options.Internal: state requests are
+// handled on the channel's read goroutine, without the primary's loop;
+// everything else goes to the loop.
+func (p *Primary) internalFunc(m *member) func(*ipc.Message) {
+	var conn *statebroker.Conn // only ever used on the read goroutine
+	return func(msg *ipc.Message) {
+		if msg.Cmd != statewire.Cmd {
+			p.post(internalMsg{m: m, msg: msg})
+			return
+		}
+		msg.CloseHandle()
+		ch := m.cmd.Channel()
+		send := func(b []byte) error { return ch.Send(json.RawMessage(b)) }
+		if p.state == nil {
+			if r := statebroker.Reject(msg.Data, "the embedded store is disabled (cluster.Config.State.Disabled)"); r != nil {
+				send(r)
+			}
+			return
+		}
+		if conn == nil {
+			conn = p.state.Attach(send, ch.Done())
+		}
+		conn.Handle(msg.Data)
+	}
+}
+
+// StateStats describes the embedded store's use of its limits.
+type StateStats struct {
+	Keys          int    // keys held
+	Bytes         int64  // as counted for StateConfig.MaxBytes
+	Workers       int    // workers that spoke to the store and are still connected
+	Subscriptions int    // their subscriptions and watches
+	Dropped       uint64 // pushes dropped so far because a worker was slow
+}
+
+// StateStats returns the embedded store's figures; it fails when the
+// store is disabled or Run is not running.
+func (p *Primary) StateStats() (StateStats, error) {
+	var b *statebroker.Broker
+	if err := p.do(func() { b = p.state }); err != nil {
+		return StateStats{}, err
+	}
+	if b == nil {
+		return StateStats{}, errors.New("cluster: the embedded store is disabled")
+	}
+	s := b.Stats()
+	return StateStats{Keys: s.Keys, Bytes: s.Bytes, Workers: s.Clients, Subscriptions: s.Subs, Dropped: s.Dropped}, nil
+}

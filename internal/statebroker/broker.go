@@ -1,0 +1,157 @@
+// Package statebroker is the embedded store behind package state: a
+// key/value map with TTLs, publish/subscribe and key watches, held in
+// memory by one process (a cluster's primary) for clients that reach it
+// over the statewire protocol (its workers).
+//
+// The broker runs on no goroutine of its caller's: each client's requests
+// are handled on the goroutine that delivers them (a worker channel's read
+// goroutine), under one short lock, and answered at once; pushes to
+// subscribers go through a bounded queue per client, written by a
+// goroutine of that client's, so a slow client never stalls the others.
+package statebroker
+
+import (
+	"sync"
+	"time"
+
+	"github.com/herdhq/herd/internal/statewire"
+)
+
+// The defaults for zero Limits fields.
+const (
+	DefaultMaxKeys       = 1 << 20   // keys
+	DefaultMaxBytes      = 256 << 20 // bytes of keys and values, with EntryOverhead per key
+	DefaultQueueMessages = 16384     // pushes waiting for one client
+	DefaultQueueBytes    = 16 << 20  // bytes of pushes waiting for one client
+	DefaultMaxSubs       = 10000     // subscriptions and watches of one client
+)
+
+// EntryOverhead is what one key costs beyond its key and value bytes, in
+// the accounting of Limits.MaxBytes (map and bookkeeping, approximately).
+const EntryOverhead = 64
+
+// maxKeysReply bounds the answer to a keys request: past it the request
+// fails (ErrTooLarge) rather than making a line the channel would refuse.
+const maxKeysReply = 32 << 20
+
+// Limits bound the broker's memory. Zero fields take the defaults.
+type Limits struct {
+	// MaxKeys is how many keys the store holds at most; a write that would
+	// add one more fails with ErrFull.
+	MaxKeys int
+	// MaxBytes bounds the sum of the keys' and values' lengths plus
+	// EntryOverhead per key; a write that would pass it fails with ErrFull.
+	MaxBytes int64
+	// QueueMessages and QueueBytes bound the pushes (published messages,
+	// watched changes) waiting to be written to one client. When a push
+	// would pass either, the oldest waiting pushes are dropped
+	// (drop-oldest); the client sees the gap in their sequence numbers.
+	QueueMessages int
+	QueueBytes    int
+	// MaxSubs bounds one client's subscriptions plus watches.
+	MaxSubs int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxKeys <= 0 {
+		l.MaxKeys = DefaultMaxKeys
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.QueueMessages <= 0 {
+		l.QueueMessages = DefaultQueueMessages
+	}
+	if l.QueueBytes <= 0 {
+		l.QueueBytes = DefaultQueueBytes
+	}
+	if l.MaxSubs <= 0 {
+		l.MaxSubs = DefaultMaxSubs
+	}
+	return l
+}
+
+// Broker is the store. Its methods are safe for concurrent use.
+type Broker struct {
+	lim  Limits
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	kv      map[string]*entry
+	bytes   int64
+	exp     expiryHeap
+	timer   *time.Timer
+	armed   time.Time // when timer fires; zero when not armed
+	chans   map[string]map[*sub]struct{}
+	watches map[string]map[*sub]struct{}
+	conns   map[*Conn]struct{}
+}
+
+// New returns a running broker bounded by lim.
+func New(lim Limits) *Broker {
+	return &Broker{
+		lim:     lim.withDefaults(),
+		stop:    make(chan struct{}),
+		kv:      map[string]*entry{},
+		chans:   map[string]map[*sub]struct{}{},
+		watches: map[string]map[*sub]struct{}{},
+		conns:   map[*Conn]struct{}{},
+	}
+}
+
+// Close stops the broker: requests are refused from now on (ErrClosed),
+// and Close returns once every client's goroutine has ended. A nil Broker
+// may be closed.
+func (b *Broker) Close() error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		b.wg.Wait()
+		return nil
+	}
+	b.closed = true
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	close(b.stop)
+	b.mu.Unlock()
+	b.wg.Wait()
+	return nil
+}
+
+// Stats describes the broker's use of its limits.
+type Stats struct {
+	Keys    int    // keys held
+	Bytes   int64  // as counted for Limits.MaxBytes
+	Clients int    // clients attached
+	Subs    int    // subscriptions and watches
+	Dropped uint64 // pushes dropped so far because a client was slow
+}
+
+// Stats returns the broker's current figures.
+func (b *Broker) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := Stats{Keys: len(b.kv), Bytes: b.bytes, Clients: len(b.conns)}
+	for c := range b.conns {
+		s.Subs += len(c.subs)
+		s.Dropped += c.dropped.Load()
+	}
+	return s
+}
+
+// Reject answers a request that no broker will handle (the store is
+// disabled): it returns the encoded error response, or nil when data is
+// not a request with an id.
+func Reject(data []byte, msg string) []byte {
+	var req statewire.Request
+	if statewire.DecodeRequest(data, &req) != nil || req.ID == 0 {
+		return nil
+	}
+	return statewire.AppendResponse(nil, &statewire.Response{Ack: req.ID, Err: statewire.ErrClosed, Msg: msg})
+}
