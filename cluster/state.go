@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"errors"
 
 	"github.com/herdhq/herd/internal/statebroker"
@@ -45,30 +44,41 @@ func (p *Primary) openState() *statebroker.Broker {
 		QueueMessages: c.QueueMessages, QueueBytes: c.QueueBytes, MaxSubs: c.MaxSubscriptions})
 }
 
-// internalFunc is a worker channel's Options.Internal: state requests are
-// handled on the channel's read goroutine, without the primary's loop;
-// everything else goes to the loop.
+// internalFunc is a worker channel's Options.Internal: the state
+// handshake is answered on the channel's read goroutine, without the
+// primary's loop; everything else goes to the loop.
 func (p *Primary) internalFunc(m *member) func(*ipc.Message) {
-	var conn *statebroker.Conn // only ever used on the read goroutine
 	return func(msg *ipc.Message) {
 		if msg.Cmd != statewire.Cmd {
 			p.post(internalMsg{m: m, msg: msg})
 			return
 		}
 		msg.CloseHandle()
-		ch := m.cmd.Channel()
-		send := func(b []byte) error { return ch.Send(json.RawMessage(b)) }
-		if p.state == nil {
-			if r := statebroker.Reject(msg.Data, "the embedded store is disabled (cluster.Config.State.Disabled)"); r != nil {
-				send(r)
-			}
-			return
-		}
-		if conn == nil {
-			conn = p.state.Attach(send, ch.Done())
-		}
-		conn.Handle(msg.Data)
+		p.stateConnect(m.cmd.Channel(), msg.Data)
 	}
+}
+
+// stateConnect answers a worker's request for a connection to the
+// embedded store: one end of a new socket pair, sent as the answer's
+// handle (the sending is asynchronous; the loop never waits for it).
+func (p *Primary) stateConnect(ch *ipc.Channel, data []byte) {
+	h, err := statewire.DecodeHello(data)
+	if err != nil || h.Op != statewire.OpConnect {
+		return
+	}
+	w := statewire.Welcome{Cmd: statewire.Cmd, Ack: h.ID}
+	if p.state == nil {
+		w.Err = "the embedded store is disabled (cluster.Config.State.Disabled)"
+		ch.Send(w)
+		return
+	}
+	nc, err := p.state.Connect()
+	if err != nil {
+		w.Err = err.Error()
+		ch.Send(w)
+		return
+	}
+	ch.SendHandleFunc(w, nc, func(error) { nc.Close() })
 }
 
 // StateStats describes the embedded store's use of its limits.

@@ -3,18 +3,16 @@
 // memory by one process (a cluster's primary) for clients that reach it
 // over the statewire protocol (its workers).
 //
-// The broker runs on no goroutine of its caller's: each client's requests
-// are handled on the goroutine that delivers them (a worker channel's read
-// goroutine), under one short lock, and answered at once; pushes to
-// subscribers go through a bounded queue per client, written by a
-// goroutine of that client's, so a slow client never stalls the others.
+// Each client has a socket of its own (Connect) and two goroutines: one
+// reads its requests, handles each under one short lock and writes the
+// replies; the other writes the pushes (published messages, watched
+// changes) queued for it in a bounded queue. A slow client never stalls
+// the broker or the other clients: its queue drops its oldest pushes.
 package statebroker
 
 import (
 	"sync"
 	"time"
-
-	"github.com/herdhq/herd/internal/statewire"
 )
 
 // The defaults for zero Limits fields.
@@ -101,8 +99,8 @@ func New(lim Limits) *Broker {
 	}
 }
 
-// Close stops the broker: requests are refused from now on (ErrClosed),
-// and Close returns once every client's goroutine has ended. A nil Broker
+// Close stops the broker: its clients' sockets are closed, and Close
+// returns once their goroutines have ended. A nil Broker
 // may be closed.
 func (b *Broker) Close() error {
 	if b == nil {
@@ -119,6 +117,9 @@ func (b *Broker) Close() error {
 		b.timer.Stop()
 	}
 	close(b.stop)
+	for c := range b.conns {
+		c.nc.Close()
+	}
 	b.mu.Unlock()
 	b.wg.Wait()
 	return nil
@@ -143,15 +144,4 @@ func (b *Broker) Stats() Stats {
 		s.Dropped += c.dropped.Load()
 	}
 	return s
-}
-
-// Reject answers a request that no broker will handle (the store is
-// disabled): it returns the encoded error response, or nil when data is
-// not a request with an id.
-func Reject(data []byte, msg string) []byte {
-	var req statewire.Request
-	if statewire.DecodeRequest(data, &req) != nil || req.ID == 0 {
-		return nil
-	}
-	return statewire.AppendResponse(nil, &statewire.Response{Ack: req.ID, Err: statewire.ErrClosed, Msg: msg})
 }

@@ -32,21 +32,21 @@ func (b *Broker) lookup(key string, now time.Time) *entry {
 }
 
 // put stores val under key with expiry exp (keep: leave an existing
-// entry's expiry as it is). It returns an error code when a limit stops it.
-func (b *Broker) put(key string, val []byte, exp time.Time, keep bool, now time.Time) string {
+// entry's expiry as it is). It reports full when a limit stops it.
+func (b *Broker) put(key string, val []byte, exp time.Time, keep bool, now time.Time) (full bool) {
 	e := b.lookup(key, now)
 	if e == nil {
 		if len(b.kv) >= b.lim.MaxKeys {
-			return statewire.ErrFull
+			return true
 		}
 		e = &entry{key: key, idx: -1}
 		if b.bytes+e.cost()+int64(len(val)) > b.lim.MaxBytes {
-			return statewire.ErrFull
+			return true
 		}
 		b.kv[key] = e
 		b.bytes += e.cost()
 	} else if b.bytes+int64(len(val)-len(e.val)) > b.lim.MaxBytes {
-		return statewire.ErrFull
+		return true
 	}
 	b.bytes += int64(len(val) - len(e.val))
 	e.val = val
@@ -54,11 +54,11 @@ func (b *Broker) put(key string, val []byte, exp time.Time, keep bool, now time.
 		b.setExpiry(e, exp)
 	}
 	b.notify(key, statewire.EvSet, val)
-	return ""
+	return false
 }
 
 // remove deletes e and tells its watchers why (ev).
-func (b *Broker) remove(e *entry, ev string) {
+func (b *Broker) remove(e *entry, ev byte) {
 	delete(b.kv, e.key)
 	b.bytes -= e.cost()
 	b.setExpiry(e, time.Time{})

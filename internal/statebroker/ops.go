@@ -13,17 +13,17 @@ import (
 
 // do carries out one request for client c.
 func (b *Broker) do(c *Conn, r *statewire.Request) *statewire.Response {
-	if code, msg := check(r); code != "" {
-		return fail(code, msg)
+	if resp := check(r); resp != nil {
+		return resp
 	}
 	var body []byte
 	if r.Op == statewire.OpPub {
-		body = statewire.MessageBody(r.Key, r.Val) // encoded before the lock
+		body = statewire.PushBody(statewire.TypeMessage, 0, r.Key, r.Val) // encoded before the lock
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed || c.gone {
-		return fail(statewire.ErrClosed, "the store is closed")
+		return fail(statewire.CodeClosed, "the store is closed")
 	}
 	now := time.Now()
 	switch r.Op {
@@ -44,62 +44,58 @@ func (b *Broker) do(c *Conn, r *statewire.Request) *statewire.Response {
 	case statewire.OpPub:
 		b.publish(r.Key, body)
 	case statewire.OpSub:
-		return result(b.addSub(&sub{c: c, id: r.Sub, chans: slices.Clone(r.Chans)}))
+		return b.addSub(&sub{c: c, id: r.Sub, chans: slices.Clone(r.Chans)})
 	case statewire.OpWatch:
-		return result(b.addSub(&sub{c: c, id: r.Sub, key: r.Key, watch: true}))
+		return b.addSub(&sub{c: c, id: r.Sub, key: r.Key, watch: true})
 	case statewire.OpUnsub:
 		if s := c.subs[r.Sub]; s != nil {
 			b.unsubscribe(s)
 		}
 	}
-	return &statewire.Response{OK: true}
+	return ok()
 }
 
 // check validates a request before it takes the lock.
-func check(r *statewire.Request) (code, msg string) {
+func check(r *statewire.Request) *statewire.Response {
 	switch r.Op {
 	case statewire.OpGet, statewire.OpSet, statewire.OpDel, statewire.OpIncr, statewire.OpCAS,
 		statewire.OpKeys, statewire.OpPub, statewire.OpSub, statewire.OpUnsub, statewire.OpWatch:
 	default:
-		return statewire.ErrBad, "unknown op " + strconv.Quote(r.Op)
+		return fail(statewire.CodeBad, "unknown op "+strconv.QuoteRune(rune(r.Op)))
 	}
 	if len(r.Key) > statewire.MaxName {
-		return statewire.ErrTooLarge, "key or channel longer than " + strconv.Itoa(statewire.MaxName) + " bytes"
+		return fail(statewire.CodeTooLarge, "key or channel longer than "+strconv.Itoa(statewire.MaxName)+" bytes")
 	}
 	if len(r.Val) > statewire.MaxValue || len(r.Old) > statewire.MaxValue {
-		return statewire.ErrTooLarge, "value longer than " + strconv.Itoa(statewire.MaxValue) + " bytes"
+		return fail(statewire.CodeTooLarge, "value longer than "+strconv.Itoa(statewire.MaxValue)+" bytes")
 	}
-	if r.TTL < 0 {
-		return statewire.ErrBad, "negative ttl"
+	if r.TTL > math.MaxInt64/uint64(time.Millisecond) {
+		return fail(statewire.CodeBad, "ttl too long")
+	}
+	if (r.Op == statewire.OpSub || r.Op == statewire.OpWatch) && r.Sub == 0 {
+		return fail(statewire.CodeBad, "no subscription id")
 	}
 	if r.Op == statewire.OpSub && len(r.Chans) == 0 {
-		return statewire.ErrBad, "no channel to subscribe to"
+		return fail(statewire.CodeBad, "no channel to subscribe to")
 	}
 	for _, ch := range r.Chans {
 		if len(ch) > statewire.MaxName {
-			return statewire.ErrTooLarge, "channel longer than " + strconv.Itoa(statewire.MaxName) + " bytes"
+			return fail(statewire.CodeTooLarge, "channel longer than "+strconv.Itoa(statewire.MaxName)+" bytes")
 		}
 	}
-	return "", ""
+	return nil
 }
 
-func fail(code, msg string) *statewire.Response { return &statewire.Response{Err: code, Msg: msg} }
-
-// result turns an error code (or none) into a response.
-func result(code string) *statewire.Response {
-	switch code {
-	case "":
-		return &statewire.Response{OK: true}
-	case statewire.ErrFull:
-		return fail(code, "too many subscriptions and watches for one worker")
-	}
-	return fail(code, "subscription id in use")
+func fail(code byte, msg string) *statewire.Response {
+	return &statewire.Response{Code: code, Msg: msg}
 }
+
+func ok() *statewire.Response { return &statewire.Response{OK: true} }
 
 func (b *Broker) get(key string, now time.Time) *statewire.Response {
 	e := b.lookup(key, now)
 	if e == nil {
-		return fail(statewire.ErrNotFound, "")
+		return fail(statewire.CodeNotFound, "")
 	}
 	return &statewire.Response{OK: true, Val: e.val}
 }
@@ -113,11 +109,11 @@ func (b *Broker) set(r *statewire.Request, now time.Time) *statewire.Response {
 }
 
 // stored answers a write.
-func (b *Broker) stored(code string) *statewire.Response {
-	if code == statewire.ErrFull {
-		return fail(code, "the store is full (Limits.MaxKeys or MaxBytes)")
+func (b *Broker) stored(full bool) *statewire.Response {
+	if full {
+		return fail(statewire.CodeFull, "the store is full (its limits on keys or bytes)")
 	}
-	return &statewire.Response{OK: true}
+	return ok()
 }
 
 func (b *Broker) incr(key string, delta int64, now time.Time) *statewire.Response {
@@ -125,16 +121,16 @@ func (b *Broker) incr(key string, delta int64, now time.Time) *statewire.Respons
 	if e := b.lookup(key, now); e != nil {
 		v, err := strconv.ParseInt(string(e.val), 10, 64)
 		if err != nil {
-			return fail(statewire.ErrNotInteger, "the value is not a decimal integer")
+			return fail(statewire.CodeNotInt, "the value is not a decimal integer")
 		}
 		cur = v
 	}
 	if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
-		return fail(statewire.ErrNotInteger, "the increment would overflow")
+		return fail(statewire.CodeNotInt, "the increment would overflow")
 	}
 	n := cur + delta
-	if code := b.put(key, strconv.AppendInt(nil, n, 10), time.Time{}, true, now); code != "" {
-		return b.stored(code)
+	if b.put(key, strconv.AppendInt(nil, n, 10), time.Time{}, true, now) {
+		return b.stored(true)
 	}
 	return &statewire.Response{OK: true, N: n}
 }
@@ -151,12 +147,9 @@ func (b *Broker) cas(r *statewire.Request, now time.Time) *statewire.Response {
 		if e != nil {
 			b.remove(e, statewire.EvDel)
 		}
-		return &statewire.Response{OK: true}
+		return ok()
 	}
-	if code := b.put(r.Key, nonNil(r.Val), time.Time{}, true, now); code != "" {
-		return b.stored(code)
-	}
-	return &statewire.Response{OK: true}
+	return b.stored(b.put(r.Key, nonNil(r.Val), time.Time{}, true, now))
 }
 
 func (b *Broker) keys(prefix string, now time.Time) *statewire.Response {
@@ -166,8 +159,8 @@ func (b *Broker) keys(prefix string, now time.Time) *statewire.Response {
 		if !strings.HasPrefix(k, prefix) || b.lookup(k, now) != e {
 			continue
 		}
-		if size += len(k) + 3; size > maxKeysReply {
-			return fail(statewire.ErrTooLarge, "too many keys: ask for a longer prefix")
+		if size += len(k) + 4; size > maxKeysReply {
+			return fail(statewire.CodeTooLarge, "too many keys: ask for a longer prefix")
 		}
 		out = append(out, k)
 	}

@@ -5,38 +5,37 @@ import "github.com/herdhq/herd/internal/statewire"
 // sub is one subscription (to channels) or watch (of a key) of a client.
 type sub struct {
 	c     *Conn
-	id    int64
+	id    uint64
 	seq   uint64 // pushes so far
 	chans []string
 	key   string
 	watch bool
 }
 
-// push queues body for the subscriber, numbered.
+// push queues body (statewire.PushBody) for the subscriber, numbered.
 func (s *sub) push(body []byte) {
 	s.seq++
-	line := statewire.AppendPushHead(make([]byte, 0, 64+len(body)), s.id, s.seq)
-	s.c.enqueue(append(line, body...))
+	s.c.enqueue(statewire.AppendPush(make([]byte, 0, 24+len(body)), s.id, s.seq, body))
 }
 
 // addSub registers s with its client, checking the client's limit.
-func (b *Broker) addSub(s *sub) string {
+func (b *Broker) addSub(s *sub) *statewire.Response {
 	c := s.c
-	if c.subs[s.id] != nil || s.id == 0 {
-		return statewire.ErrBad
+	if c.subs[s.id] != nil {
+		return fail(statewire.CodeSubExists, "subscription id in use")
 	}
 	if len(c.subs) >= b.lim.MaxSubs {
-		return statewire.ErrFull
+		return fail(statewire.CodeFull, "too many subscriptions and watches for one client")
 	}
 	c.subs[s.id] = s
 	if s.watch {
 		addTo(b.watches, s.key, s)
-		return ""
+		return ok()
 	}
 	for _, ch := range s.chans {
 		addTo(b.chans, ch, s)
 	}
-	return ""
+	return ok()
 }
 
 // unsubscribe removes s everywhere.
@@ -70,7 +69,7 @@ func removeFrom(m map[string]map[*sub]struct{}, name string, s *sub) {
 }
 
 // publish queues a message for every subscriber of channel; body is its
-// encoded end (statewire.MessageBody).
+// encoded end (statewire.PushBody).
 func (b *Broker) publish(channel string, body []byte) {
 	for s := range b.chans[channel] {
 		s.push(body)
@@ -78,12 +77,12 @@ func (b *Broker) publish(channel string, body []byte) {
 }
 
 // notify tells key's watchers about a change.
-func (b *Broker) notify(key, ev string, val []byte) {
+func (b *Broker) notify(key string, ev byte, val []byte) {
 	set := b.watches[key]
 	if len(set) == 0 {
 		return
 	}
-	body := statewire.ChangeBody(key, ev, val)
+	body := statewire.PushBody(statewire.TypeChange, ev, key, val)
 	for s := range set {
 		s.push(body)
 	}

@@ -1,0 +1,272 @@
+package statewire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// A frame is a 4-byte little-endian length, then that many bytes: a type
+// byte and the fields. Integers are varints (encoding/binary's Uvarint,
+// and Varint for signed ones); byte strings are a Uvarint length and the
+// bytes; a list is a Uvarint count and its items.
+//
+//	request: op, ID, Key, Val, Old, flags (1: NoOld, 2: NoVal), TTL, N (signed), Sub, Chans
+//	reply:   'r', ID, Code, OK (0 or 1), N (signed), Val, Msg, Keys
+//	message: 'm', Sub, Seq, Ch, Val
+//	change:  'e', Sub, Seq, Ev, Key, Val
+
+// ErrFrame is a frame that does not parse.
+var ErrFrame = errors.New("statewire: bad frame")
+
+// begin starts a frame in dst: room for the length, and the type byte.
+func begin(dst []byte, typ byte) ([]byte, int) {
+	start := len(dst)
+	return append(dst, 0, 0, 0, 0, typ), start
+}
+
+// end writes the frame's length.
+func end(dst []byte, start int) []byte {
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+func appendStr(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// AppendRequest appends r's frame to dst.
+func AppendRequest(dst []byte, r *Request) []byte {
+	dst, start := begin(dst, r.Op)
+	dst = binary.AppendUvarint(dst, r.ID)
+	dst = appendStr(dst, r.Key)
+	dst = appendBytes(dst, r.Val)
+	dst = appendBytes(dst, r.Old)
+	var flags byte
+	if r.NoOld {
+		flags |= 1
+	}
+	if r.NoVal {
+		flags |= 2
+	}
+	dst = append(dst, flags)
+	dst = binary.AppendUvarint(dst, r.TTL)
+	dst = binary.AppendVarint(dst, r.N)
+	dst = binary.AppendUvarint(dst, r.Sub)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Chans)))
+	for _, c := range r.Chans {
+		dst = appendStr(dst, c)
+	}
+	return end(dst, start)
+}
+
+// AppendReply appends the frame of reply r (its Type is ignored).
+func AppendReply(dst []byte, r *Response) []byte {
+	dst, start := begin(dst, TypeReply)
+	dst = binary.AppendUvarint(dst, r.ID)
+	dst = append(dst, r.Code)
+	if r.OK {
+		dst = append(dst, 1)
+	} else {
+		dst = append(dst, 0)
+	}
+	dst = binary.AppendVarint(dst, r.N)
+	dst = appendBytes(dst, r.Val)
+	dst = appendStr(dst, r.Msg)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Keys)))
+	for _, k := range r.Keys {
+		dst = appendStr(dst, k)
+	}
+	return end(dst, start)
+}
+
+// PushBody is the part of a push that is the same for every subscriber:
+// a message's channel and payload (typ TypeMessage), or a change's event,
+// key and value (TypeChange). AppendPush completes it.
+func PushBody(typ byte, ev byte, name string, val []byte) []byte {
+	dst := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(name)+len(val))
+	dst = append(dst, typ)
+	if typ == TypeChange {
+		dst = append(dst, ev)
+	}
+	dst = appendStr(dst, name)
+	return appendBytes(dst, val)
+}
+
+// AppendPush appends the frame of a push to subscription sub, numbered
+// seq, with body from PushBody.
+func AppendPush(dst []byte, sub, seq uint64, body []byte) []byte {
+	dst, start := begin(dst, body[0])
+	dst = binary.AppendUvarint(dst, sub)
+	dst = binary.AppendUvarint(dst, seq)
+	dst = append(dst, body[1:]...)
+	return end(dst, start)
+}
+
+// ReadFrame reads one frame's body (type byte and fields) into buf,
+// growing it as needed, and returns it.
+func ReadFrame(br *bufio.Reader, buf []byte) ([]byte, error) {
+	var head [4]byte
+	if _, err := io.ReadFull(br, head[:]); err != nil {
+		return buf, err
+	}
+	n := binary.LittleEndian.Uint32(head[:])
+	if n == 0 || n > MaxFrame {
+		return buf, fmt.Errorf("%w: length %d", ErrFrame, n)
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(br, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf, err
+	}
+	return buf, nil
+}
+
+// parser reads fields; the first failure sticks.
+type parser struct {
+	b   []byte
+	bad bool
+}
+
+func (p *parser) uvarint() uint64 {
+	v, n := binary.Uvarint(p.b)
+	if n <= 0 {
+		p.bad, p.b = true, nil
+		return 0
+	}
+	p.b = p.b[n:]
+	return v
+}
+
+func (p *parser) varint() int64 {
+	v, n := binary.Varint(p.b)
+	if n <= 0 {
+		p.bad, p.b = true, nil
+		return 0
+	}
+	p.b = p.b[n:]
+	return v
+}
+
+func (p *parser) byte1() byte {
+	if len(p.b) == 0 {
+		p.bad = true
+		return 0
+	}
+	v := p.b[0]
+	p.b = p.b[1:]
+	return v
+}
+
+// raw returns a byte string, aliasing the frame.
+func (p *parser) raw() []byte {
+	n := p.uvarint()
+	if n > uint64(len(p.b)) {
+		p.bad, p.b = true, nil
+		return nil
+	}
+	v := p.b[:n:n]
+	p.b = p.b[n:]
+	return v
+}
+
+// bytes returns a copy of a byte string; nil when empty.
+func (p *parser) bytes() []byte {
+	v := p.raw()
+	if len(v) == 0 {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
+
+func (p *parser) str() string { return string(p.raw()) }
+
+// strs reads a list of byte strings, refusing counts the frame cannot hold.
+func (p *parser) strs() []string {
+	n := p.uvarint()
+	if n > uint64(len(p.b)) {
+		p.bad = true
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for i := uint64(0); i < n && !p.bad; i++ {
+		out = append(out, p.str())
+	}
+	return out
+}
+
+func (p *parser) done() error {
+	if p.bad || len(p.b) != 0 {
+		return ErrFrame
+	}
+	return nil
+}
+
+// ParseRequest parses a request frame's body. Its byte strings are
+// copies: r may keep them.
+func ParseRequest(body []byte, r *Request) error {
+	if len(body) == 0 {
+		return ErrFrame
+	}
+	p := parser{b: body[1:]}
+	r.Op = body[0]
+	r.ID = p.uvarint()
+	r.Key = p.str()
+	r.Val = p.bytes()
+	r.Old = p.bytes()
+	flags := p.byte1()
+	r.NoOld, r.NoVal = flags&1 != 0, flags&2 != 0
+	r.TTL = p.uvarint()
+	r.N = p.varint()
+	r.Sub = p.uvarint()
+	r.Chans = p.strs()
+	return p.done()
+}
+
+// ParseResponse parses a frame from the broker. Its byte strings are
+// copies.
+func ParseResponse(body []byte, r *Response) error {
+	if len(body) == 0 {
+		return ErrFrame
+	}
+	p := parser{b: body[1:]}
+	r.Type = body[0]
+	switch r.Type {
+	case TypeReply:
+		r.ID = p.uvarint()
+		r.Code = p.byte1()
+		r.OK = p.byte1() == 1
+		r.N = p.varint()
+		r.Val = p.bytes()
+		r.Msg = p.str()
+		r.Keys = p.strs()
+	case TypeMessage:
+		r.Sub, r.Seq = p.uvarint(), p.uvarint()
+		r.Ch = p.str()
+		r.Val = p.bytes()
+	case TypeChange:
+		r.Sub, r.Seq = p.uvarint(), p.uvarint()
+		r.Ev = p.byte1()
+		r.Key = p.str()
+		r.Val = p.bytes()
+	default:
+		return ErrFrame
+	}
+	return p.done()
+}
