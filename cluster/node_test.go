@@ -97,6 +97,9 @@ func startNode(t *testing.T, cfg cluster.Config, js string, env ...string) *harn
 	t.Helper()
 	h := &harness{t: t, errc: make(chan error, 1), ready: make(chan struct{}, 64)}
 	cfg.NoSignals = true
+	if cfg.KillTimeout == 0 {
+		cfg.KillTimeout = 30 * time.Second // a loaded machine is slow, not hung
+	}
 	cfg.Command = nodeCommand(nodeBin(t), writeApp(t, js), env...)
 	cfg.OnEvent = h.record
 	h.p = cluster.New(cfg)
