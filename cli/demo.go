@@ -57,6 +57,7 @@ func runDemo(cmd *cobra.Command, o *runOptions) error {
 	o.Policy, o.LogFormat = "rr", "text"
 	o.MaxRestarts, o.RestartWindow = cluster.DefaultMaxRestarts, cluster.DefaultRestartWindow
 	o.KillTimeout, o.ReadyTimeout = 5*time.Second, cluster.DefaultReadyTimeout
+	o.HeartbeatTimeout = defaultHeartbeatTimeout
 	err = runHerd(cmd.Context(), *o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(h *herd) {
 		printDemoHelp(h.out.stdout, h, demoSelf(exe))
 	})

@@ -17,7 +17,7 @@ func logEvent(log *slog.Logger, e cluster.Event) {
 		if !e.Expected {
 			level = slog.LevelWarn
 		}
-	case cluster.EventRestart:
+	case cluster.EventRestart, cluster.EventReplace, cluster.EventSuspect:
 		level = slog.LevelWarn
 	case cluster.EventReload:
 		if e.Err != nil {

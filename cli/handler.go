@@ -3,12 +3,11 @@ package cli
 import (
 	"errors"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/herdhq/herd/cluster"
 	"github.com/herdhq/herd/control"
+	"github.com/herdhq/herd/internal/procstat"
 )
 
 // errStopping answers a request that the stop of herd overtook.
@@ -16,16 +15,20 @@ var errStopping = errors.New("herd is stopping")
 
 // Status describes the herd, for the control socket.
 func (h *herd) Status() (*control.Status, error) {
-	ws, err := h.p.Workers()
+	cs, err := h.p.Stats()
 	if err != nil {
 		return nil, errStopping
 	}
 	st := &control.Status{Name: h.opts.Name, Pid: os.Getpid(), Command: h.opts.Command, Policy: h.opts.Policy,
-		Listen: h.boundAddrs(), Started: h.started, Workers: []control.Worker{}}
+		Listen: h.boundAddrs(), Started: h.started, Workers: []control.Worker{},
+		Desired: cs.Desired, LogFile: h.logPath, Metrics: h.metricsAddr()}
+	st.Goroutines, st.FDs = selfCounts()
 	now := time.Now()
-	for _, w := range ws {
+	for _, w := range cs.Workers {
+		ps, _ := procstat.Read(w.Pid)
 		st.Workers = append(st.Workers, control.Worker{ID: w.ID, Pid: w.Pid, State: string(w.State),
-			Restarts: w.Restarts, Started: w.Started, Uptime: now.Sub(w.Started).Seconds(), RSS: rssOf(w.Pid)})
+			Restarts: w.Restarts, Started: w.Started, Uptime: now.Sub(w.Started).Seconds(), RSS: ps.RSS,
+			CPU: ps.CPU.Seconds(), Handed: w.Handed, Suspect: w.Suspected})
 		if h.opts.Policy == "leastconn" { // only then do workers report closed connections
 			st.Workers[len(st.Workers)-1].Conns = w.Conns
 		}
@@ -66,22 +69,4 @@ func (h *herd) Stop() error {
 	h.p.Stop()
 	<-h.p.Done()
 	return nil
-}
-
-// rssOf is a process's resident memory in bytes, or 0 when unknown.
-func rssOf(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 2 && f[1] == "kB" {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
 }

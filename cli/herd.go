@@ -45,6 +45,8 @@ type herd struct {
 	readyIDs map[int]bool // workers ready so far, until up
 	up       bool
 	reloads  []chan error // control clients waiting for a reload to end
+
+	opsRuntime // the log file and the metrics server (ops.go)
 }
 
 // runHerd runs a herd with o in the foreground until it stops.
@@ -72,9 +74,13 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 	if h.exe, err = os.Executable(); err != nil {
 		return nil, withCode(ExitError, fmt.Errorf("cannot find herd's own executable: %w", err))
 	}
+	if stdout, stderr, err = h.openLog(stdout, stderr); err != nil {
+		return nil, err
+	}
 	h.log = newLogger(o.LogFormat, stderr)
 	h.out = newOutput(o.LogFormat == "json", stdout, stderr)
 	if err := h.openSockets(); err != nil {
+		h.closeOpened()
 		return nil, err
 	}
 	removeStaleUnix(h.listens)
@@ -83,6 +89,12 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 	cfg.Command, cfg.OnEvent = h.command, h.onEvent
 	h.p = cluster.New(cfg)
 	h.ready = newReadiness(func(id int) { h.p.MarkReady(id) }, min(startGrace, o.ReadyTimeout/2))
+	if err := h.listenMetrics(); err != nil {
+		h.ctl.Close()
+		h.notify.Close()
+		h.closeOpened()
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -123,6 +135,9 @@ func (h *herd) workerEnv() []string {
 		}
 	}
 	env = append(env, sdnotify.EnvSocket+"="+h.notify.Path())
+	if h.opts.State != "" {
+		env = append(env, envStateURL+"="+h.opts.State)
+	}
 	if n := len(h.listens); n > 0 {
 		names := make([]string, n)
 		for i, l := range h.listens {
@@ -145,18 +160,22 @@ func (h *herd) command(id int) *proc.Cmd {
 
 // run runs the cluster and cleans up after it.
 func (h *herd) run(ctx context.Context) error {
+	defer h.stopWatchdog() // after the cluster: its workers are all gone
 	notified := make(chan struct{})
 	go h.ctl.Serve(h)
 	go h.receiveNotify(notified)
 	h.log.Info("start", "name", h.opts.Name, "command", strings.Join(h.opts.Command, " "), "workers", h.opts.Workers,
 		"policy", h.opts.Policy, "control", h.ctl.Path(), "pid", os.Getpid())
+	h.startOps()
 	err := h.p.Run(ctx)
 	h.ready.close()
 	h.ctl.Close()
 	h.notify.Close()
 	<-notified
 	h.out.close()
-	return h.exitError(err)
+	err = h.exitError(err)
+	h.stopOps()
+	return err
 }
 
 // exitError maps the cluster's end to herd's exit status.

@@ -11,6 +11,7 @@ import (
 // onEvent is the cluster's Config.OnEvent. It runs on the cluster's
 // loop: it must be quick and must not call the Primary.
 func (h *herd) onEvent(e cluster.Event) {
+	h.watch(e)
 	logEvent(h.log, e)
 	switch e.Type {
 	case cluster.EventFork:

@@ -20,6 +20,8 @@ func Main(version string, args []string) int {
 		switch args[0] {
 		case argExec:
 			return execShim(args[1:])
+		case argWatchdog:
+			return runWatchdog()
 		case argDemoWorker:
 			return demoWorker(args[1:])
 		}

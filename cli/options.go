@@ -22,7 +22,9 @@ type runOptions struct {
 	Name          string
 	Config        string
 	LogFormat     string
+	State         string   // the workers' HERD_STATE_URL
 	Command       []string // COMMAND [ARG...]
+	opsOptions             // metrics, log file, health checks (ops.go)
 }
 
 // addRunFlags registers herd run's flags on fs, with their defaults.
@@ -39,6 +41,8 @@ func (o *runOptions) addRunFlags(fs *pflag.FlagSet) {
 	o.addControlFlags(fs)
 	fs.StringVarP(&o.Config, "config", "c", "", "read settings from a YAML `FILE` (same keys as the flags; flags win)")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "`FORMAT` of herd's log and of worker output: text or json")
+	o.opsOptions.addFlags(fs)
+	fs.StringVar(&o.State, "state", "", "the shared state store `URL` for the workers' package state, as "+envStateURL+": embedded:// (held by herd, the default) or redis://HOST:PORT/DB")
 }
 
 // addControlFlags registers --control and --name, which every command has.
@@ -82,6 +86,12 @@ func (o *runOptions) validate() error {
 	if err := control.CheckName(o.Name); err != nil {
 		return usagef("--name: %w", err)
 	}
+	if err := o.opsOptions.validate(); err != nil {
+		return err
+	}
+	if err := checkStateURL(o.State); err != nil {
+		return err
+	}
 	_, err := parseListens(o.Listen, o.Name)
 	return err
 }
@@ -102,5 +112,6 @@ func (o *runOptions) clusterConfig(listens []listenAddr) cluster.Config {
 	for _, l := range listens {
 		cfg.Listen = append(cfg.Listen, l.addr)
 	}
+	o.opsOptions.apply(&cfg)
 	return cfg
 }

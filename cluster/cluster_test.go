@@ -26,6 +26,8 @@ func TestMain(m *testing.M) {
 		"garbage":     helperGarbage,
 		"nodeprimary": helperNodePrimary,
 		"environ":     helperEnviron,
+		"bloat":       helperBloat,
+		"spin":        helperSpin,
 	})
 }
 

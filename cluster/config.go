@@ -125,6 +125,20 @@ type Config struct {
 	// State configures the embedded store of package state, which Run
 	// hosts for the workers unless State.Disabled.
 	State StateConfig
+	// MaxMemory, if positive, bounds a worker's resident memory in bytes:
+	// one whose RSS stays above it for memoryStrikes checks in a row (one
+	// a second) is replaced as if it had called Leave. 0 means no limit.
+	MaxMemory int64
+	// HeartbeatTimeout, if positive, is how long a worker that speaks
+	// herd's protocol may go without a heartbeat (the library sends one a
+	// second, or more often for short timeouts) before it is taken for
+	// hung: it gets no more round-robin traffic once it has missed three
+	// heartbeats (or half the timeout, if shorter), and at the timeout it
+	// is sent SIGABRT (a Go program
+	// prints its goroutines' stacks), replaced, and sent SIGKILL after
+	// hungKillGrace. Node workers and programs that do not speak herd's
+	// protocol send no heartbeats and are not watched. 0 means off.
+	HeartbeatTimeout time.Duration
 }
 
 // Readiness says when a worker counts as ready to serve.

@@ -21,6 +21,8 @@ const (
 	EventExit       EventType = "exit"       // the worker exited (Code, Signal)
 	EventRestart    EventType = "restart"    // a crashed worker is being replaced (Delay)
 	EventGiveUp     EventType = "giveup"     // too many restarts: the cluster stops (Err)
+	EventReplace    EventType = "replace"    // an unhealthy worker is being replaced (Detail: reason=memory or reason=heartbeat)
+	EventSuspect    EventType = "suspect"    // a worker missed heartbeats and gets no traffic, or (Detail "cleared…") answers again
 	EventReload     EventType = "reload"     // a rolling reload started or ended (Detail)
 	EventScale      EventType = "scale"      // the number of workers changed (Detail)
 	EventStop       EventType = "stop"       // a graceful stop started

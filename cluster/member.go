@@ -52,6 +52,9 @@ type member struct {
 
 	handed atomic.Int64 // connections it acknowledged
 	closed atomic.Int64 // connections it reported closed
+
+	counts memberCounts // messages (stats.go)
+	health memberHealth // loop-owned: heartbeats, memory (health.go)
 }
 
 func (m *member) info(restarts int) WorkerInfo {
@@ -131,8 +134,10 @@ func (p *Primary) command(m *member) *proc.Cmd {
 	c.Env = append(c.Env, EnvWorkerID+"="+strconv.Itoa(id), EnvKillTimeout+"="+p.cfg.KillTimeout.String())
 	c.Setpgid = true
 	c.Pdeathsig = syscall.SIGKILL
+	c.Env = p.healthEnv(c.Env)
 	c.ChannelOptions = &ipc.Options{Internal: p.internalFunc(m)}
 	p.nodeCommand(m, c)
+	countInternal(m, c.ChannelOptions)
 	return c
 }
 
@@ -157,6 +162,7 @@ func (p *Primary) watchMember(m *member) {
 
 func (p *Primary) forwardMessages(m *member) {
 	for msg := range m.cmd.Channel().Messages() {
+		m.counts.userIn.Add(1)
 		if p.cfg.OnMessage == nil {
 			msg.CloseHandle()
 			continue
@@ -167,6 +173,7 @@ func (p *Primary) forwardMessages(m *member) {
 
 // send is a best-effort message to the worker.
 func (m *member) send(v any) error {
+	m.counts.internalOut.Add(1)
 	err := m.cmd.Channel().Send(v)
 	if errors.Is(err, ipc.ErrClosed) {
 		return nil

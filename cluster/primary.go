@@ -45,6 +45,8 @@ type Primary struct {
 	nodeData    nodeDataMap // Node workers' queryServer data by handle key
 
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
+
+	totals Totals // counters, exited workers included (stats.go)
 }
 
 // slot is one of the Workers places; its worker changes over restarts.
@@ -104,6 +106,7 @@ func (p *Primary) Run(ctx context.Context) error {
 	defer p.state.Close()
 	sigs := p.signals()
 	defer signal.Stop(sigs)
+	defer p.startMonitor()()
 	if p.cfg.Policy == ReusePort {
 		if err := enableMigration(); err != nil {
 			p.cfg.Logger.Warn(err.Error())
@@ -192,6 +195,7 @@ func (p *Primary) handle(v any) {
 // emit reports an event to the logger and to OnEvent.
 func (p *Primary) emit(e Event) {
 	e.Time = time.Now()
+	p.count(e)
 	if e.Type == EventError || e.Type == EventGiveUp {
 		p.cfg.Logger.Error(e.String())
 	} else {
@@ -258,18 +262,15 @@ func (p *Primary) Stop() error { return p.do(p.stop) }
 
 // Send sends v to the worker id.
 func (p *Primary) Send(id int, v any) error {
-	var ch *ipc.Channel
-	if err := p.do(func() {
-		if m := p.members[id]; m != nil {
-			ch = m.cmd.Channel()
-		}
-	}); err != nil {
+	var m *member
+	if err := p.do(func() { m = p.members[id] }); err != nil {
 		return err
 	}
-	if ch == nil {
+	if m == nil {
 		return fmt.Errorf("cluster: no worker %d", id)
 	}
-	return ch.Send(v)
+	m.counts.userOut.Add(1)
+	return m.cmd.Channel().Send(v)
 }
 
 // Done is closed when Run has returned.

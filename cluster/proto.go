@@ -13,6 +13,7 @@ const cmdHerd = "NODE_HERD"
 const (
 	EnvWorkerID    = "HERD_WORKER_ID"    // the worker's id, from 1
 	EnvKillTimeout = "HERD_KILL_TIMEOUT" // how long the worker may drain, as a Go duration
+	EnvHeartbeat   = "HERD_HEARTBEAT"    // how often to send heartbeats, as a Go duration; unset: never
 )
 
 // The acts of herd's protocol.
@@ -23,6 +24,7 @@ const (
 	actLeave      = "leave"      // worker → primary: a fatal error, replace me and let me drain
 	actClosed     = "closed"     // worker → primary: N connections closed (least-connections)
 	actRequeue    = "requeue"    // worker → primary: a connection I cannot take (with handle)
+	actHeartbeat  = "heartbeat"  // worker → primary: still alive (every EnvHeartbeat)
 	actConn       = "conn"       // primary → worker: a connection for key (with handle)
 	actDisconnect = "disconnect" // primary → worker: stop accepting, drain, exit
 )

@@ -39,6 +39,7 @@ func (p *Primary) herdMsg(m *member, im *ipc.Message) {
 		return
 	}
 	p.online(m, herdSpeaker{})
+	p.beat(m, req.Act == actHeartbeat)
 	switch req.Act {
 	case actListen:
 		p.listen(m, req)

@@ -16,7 +16,8 @@ import (
 // its subscriptions report the loss; it never slows the primary or the
 // other workers.
 type StateConfig struct {
-	// Disabled turns the store off: workers' requests fail.
+	// Disabled turns the store off: state.Open("embedded://") fails in
+	// the workers, saying so.
 	Disabled bool
 	// MaxKeys is how many keys the store holds at most (writes past it
 	// fail with state.ErrFull); 0 means 1,048,576.
@@ -44,9 +45,9 @@ func (p *Primary) openState() *statebroker.Broker {
 		QueueMessages: c.QueueMessages, QueueBytes: c.QueueBytes, MaxSubs: c.MaxSubscriptions})
 }
 
-// internalFunc is a worker channel's Options.Internal: the state
-// handshake is answered on the channel's read goroutine, without the
-// primary's loop; everything else goes to the loop.
+// internalFunc is a worker channel's Options.Internal: it posts the
+// worker's internal messages to the loop. The state handshake (once per
+// worker) is answered there too; the store's traffic never is.
 func (p *Primary) internalFunc(m *member) func(*ipc.Message) {
 	return func(msg *ipc.Message) {
 		if msg.Cmd != statewire.Cmd {
@@ -54,13 +55,14 @@ func (p *Primary) internalFunc(m *member) func(*ipc.Message) {
 			return
 		}
 		msg.CloseHandle()
-		p.stateConnect(m.cmd.Channel(), msg.Data)
+		data := msg.Data
+		p.post(control{f: func() { p.stateConnect(m.cmd.Channel(), data) }, done: make(chan struct{})})
 	}
 }
 
-// stateConnect answers a worker's request for a connection to the
-// embedded store: one end of a new socket pair, sent as the answer's
-// handle (the sending is asynchronous; the loop never waits for it).
+// stateConnect answers, on the loop, a worker's request for a connection
+// to the embedded store: one end of a new socket pair, sent as the
+// answer's handle (asynchronously: the loop never waits for the worker).
 func (p *Primary) stateConnect(ch *ipc.Channel, data []byte) {
 	h, err := statewire.DecodeHello(data)
 	if err != nil || h.Op != statewire.OpConnect {
@@ -90,8 +92,9 @@ type StateStats struct {
 	Dropped       uint64 // pushes dropped so far because a worker was slow
 }
 
-// StateStats returns the embedded store's figures; it fails when the
-// store is disabled or Run is not running.
+// StateStats returns the embedded store's figures, from Run's loop as
+// Workers does; it fails when the store is disabled, or with ErrStopped
+// once Run has returned.
 func (p *Primary) StateStats() (StateStats, error) {
 	var b *statebroker.Broker
 	if err := p.do(func() { b = p.state }); err != nil {

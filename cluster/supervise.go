@@ -60,6 +60,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 	stopTimer(m.readyTimer)
 	m.cmd.SignalGroup(syscall.SIGKILL) // grandchildren left behind
 	delete(p.members, m.id)
+	p.retire(m)
 	p.refreshRouting()
 	if p.replacementFailed(m) {
 		return
@@ -224,7 +225,7 @@ func (p *Primary) refreshRouting() {
 		}
 		var set []router
 		for _, m := range p.members {
-			if m.state == StateReady && m.keys[key] {
+			if m.state == StateReady && m.keys[key] && !m.health.suspect {
 				set = append(set, m)
 			}
 		}

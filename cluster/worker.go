@@ -63,6 +63,9 @@ func initWorker() (*worker, error) {
 	w.ch = ch
 	ch.Send(newMsg(actOnline))
 	go w.watchPrimary()
+	if every := heartbeatFromEnv(); every > 0 {
+		go w.heartbeat(every)
+	}
 	return w, nil
 }
 

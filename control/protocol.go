@@ -35,6 +35,13 @@ type Status struct {
 	Listen  []string  `json:"listen"` // the bound addresses
 	Started time.Time `json:"started"`
 	Workers []Worker  `json:"workers"`
+	Desired int       `json:"desired"`            // the number of workers herd keeps
+	LogFile string    `json:"log_file,omitempty"` // --log-file, as an absolute path
+	Metrics string    `json:"metrics,omitempty"`  // where --metrics serves, HOST:PORT
+	// Goroutines and FDs are herd's own goroutine and open file descriptor
+	// counts (this request's included), to watch it for leaks.
+	Goroutines int `json:"goroutines,omitempty"`
+	FDs        int `json:"fds,omitempty"`
 }
 
 // Worker describes one worker process.
@@ -45,8 +52,11 @@ type Worker struct {
 	Restarts int       `json:"restarts"` // restarts of its slot so far
 	Started  time.Time `json:"started"`
 	Uptime   float64   `json:"uptime_seconds"`
-	RSS      int64     `json:"rss_bytes"`       // resident memory, 0 when unknown
-	Conns    int64     `json:"conns,omitempty"` // open connections routed by herd (leastconn)
+	RSS      int64     `json:"rss_bytes"`         // resident memory, 0 when unknown
+	Conns    int64     `json:"conns,omitempty"`   // open connections routed by herd (leastconn)
+	CPU      float64   `json:"cpu_seconds"`       // user and system CPU time so far
+	Handed   int64     `json:"handed"`            // connections herd handed to it (rr, leastconn)
+	Suspect  bool      `json:"suspect,omitempty"` // missed heartbeats: no traffic routed to it
 }
 
 // Handler carries out requests; the server calls it from a goroutine per

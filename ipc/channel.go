@@ -29,9 +29,10 @@ type Options struct {
 	// TooLarge error. Zero means DefaultMaxMessageSize.
 	MaxMessageSize int
 	// RecvBuffer is how many received messages may wait for Recv. When it
-	// is full the channel stops reading the socket, and so also stops
-	// seeing the acknowledgements of handles it sent: keep calling Recv.
-	// Zero means DefaultRecvBuffer.
+	// is full the channel stops reading the socket (the read goroutine
+	// may hold up to as many more, parsed from the reads it already made),
+	// and so also stops seeing the acknowledgements of handles it sent:
+	// keep calling Recv. Zero means DefaultRecvBuffer.
 	RecvBuffer int
 	// Internal, if set, receives every internal message (cmd "NODE_...")
 	// other than the handle protocol's own, together with its handle if one

@@ -141,42 +141,61 @@ func dupConn(c syscall.Conn) (int, string, error) {
 }
 
 // fromFD turns a received file descriptor into the object its type names.
-// It takes ownership of fd: on error, fd is closed.
+// It takes ownership of fd: it is closed in every case (the object holds
+// a duplicate).
 func fromFD(fd int, typ string) (any, error) {
+	f := os.NewFile(uintptr(fd), typ)
+	defer f.Close()
+	if typ == TypeSocket {
+		if c := connectedTCP(f); c != nil {
+			return c, nil
+		}
+	}
 	si, err := inspect(fd)
 	if err == nil {
 		err = si.check(typ)
 	}
 	if err != nil {
-		unix.Close(fd)
 		return nil, err
 	}
 	switch {
 	case typ == TypeDgramSocket || typ == TypeDgramNative:
-		return fileObject(fd, typ, net.FilePacketConn)
+		return fileObject(net.FilePacketConn(f))
 	case typ == TypeServer && !si.listening:
 		if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
-			unix.Close(fd)
 			return nil, fmt.Errorf("listen on received %s: %w", typ, err)
 		}
-		return fileObject(fd, typ, net.FileListener)
+		return fileObject(net.FileListener(f))
 	case si.listening:
-		return fileObject(fd, typ, net.FileListener)
+		return fileObject(net.FileListener(f))
 	default:
-		return fileObject(fd, typ, net.FileConn)
+		return fileObject(net.FileConn(f))
 	}
 }
 
-// fileObject wraps fd with one of net's File* constructors (which
-// duplicate it) and closes fd.
-func fileObject[T any](fd int, typ string, make func(*os.File) (T, error)) (any, error) {
-	f := os.NewFile(uintptr(fd), typ)
-	obj, err := make(f)
-	f.Close()
+// fileObject returns what one of net's File* constructors made, or its
+// error (never a typed nil).
+func fileObject[T any](obj T, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
 	return obj, nil
+}
+
+// connectedTCP is fromFD's fast path for the common handle, a connected
+// TCP socket sent as net.Socket: net.FileConn asks the kernel what the
+// socket is anyway, so a *net.TCPConn with a peer needs no inspect. It
+// returns nil for anything else.
+func connectedTCP(f *os.File) net.Conn {
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil
+	}
+	if tc, ok := c.(*net.TCPConn); ok && tc.RemoteAddr() != nil {
+		return c
+	}
+	c.Close()
+	return nil
 }
 
 // knownSocket describes h without a system call when its Go type says all

@@ -27,6 +27,7 @@ type reader struct {
 	buf   []byte
 	start int   // first unparsed byte
 	end   int   // end of data
+	clean int   // how many bytes from start hold no newline (a long line is scanned once)
 	fds   []int // received descriptors not yet claimed by an envelope
 
 	batch []*Message // user messages of this read, not yet handed to Recv
@@ -153,10 +154,13 @@ func (r *reader) lines() error {
 func (r *reader) parseLines() error {
 	for {
 		data := r.buf[r.start:r.end]
-		i := bytes.IndexByte(data, '\n')
+		i := bytes.IndexByte(data[r.clean:], '\n')
 		if i < 0 {
+			r.clean = len(data)
 			break
 		}
+		i += r.clean
+		r.clean = 0
 		if i > r.c.max {
 			return protoErr(TooLarge, excerpt(data[:i]), nil)
 		}

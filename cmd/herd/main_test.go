@@ -23,6 +23,10 @@ func TestMain(m *testing.M) {
 		testutil.Main(m, testutil.Helpers{
 			"goworker":   helperGoWorker,
 			"activation": helperActivation,
+			"flood":      helperFlood,
+			"bloat":      helperBloat,
+			"spin":       helperSpin,
+			"state":      helperState,
 		})
 		return
 	}

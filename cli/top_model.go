@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/herdhq/herd/control"
+)
+
+// sparkWidth is how many seconds of connection rate a sparkline shows.
+const sparkWidth = 20
+
+// sparkRunes draw a sparkline, from nothing to the most.
+var sparkRunes = []rune("▁▂▃▄▅▆▇█")
+
+// topModel turns successive statuses into rows: rates need two samples.
+type topModel struct {
+	st   *control.Status
+	rows []topRow
+	prev map[int]topSample // the last sample of each worker, by id
+	hist map[int][]float64 // each worker's last connection rates, oldest first
+}
+
+// topSample is what a rate is computed from.
+type topSample struct {
+	at     time.Time
+	cpu    float64
+	handed int64
+}
+
+// topRow is one worker on screen.
+type topRow struct {
+	control.Worker
+	cpuPct float64 // percent of one core
+	rate   float64 // connections handed per second
+}
+
+func newTopModel() *topModel {
+	return &topModel{prev: map[int]topSample{}, hist: map[int][]float64{}}
+}
+
+// update takes a new status; workers that are gone are forgotten.
+func (m *topModel) update(st *control.Status, now time.Time) {
+	m.st, m.rows = st, m.rows[:0]
+	seen := map[int]bool{}
+	for _, w := range st.Workers {
+		seen[w.ID] = true
+		r := topRow{Worker: w}
+		cur := topSample{at: now, cpu: w.CPU, handed: w.Handed}
+		if p, ok := m.prev[w.ID]; ok && now.Sub(p.at) > 0 {
+			secs := now.Sub(p.at).Seconds()
+			r.cpuPct = 100 * (w.CPU - p.cpu) / secs
+			r.rate = float64(w.Handed-p.handed) / secs
+			m.hist[w.ID] = appendRate(m.hist[w.ID], r.rate)
+		} else if w.Uptime > 0 {
+			r.cpuPct = 100 * w.CPU / w.Uptime // the first sample: the average so far
+		}
+		m.prev[w.ID] = cur
+		m.rows = append(m.rows, r)
+	}
+	for id := range m.prev {
+		if !seen[id] {
+			delete(m.prev, id)
+			delete(m.hist, id)
+		}
+	}
+}
+
+func appendRate(h []float64, r float64) []float64 {
+	if len(h) == sparkWidth {
+		copy(h, h[1:])
+		h = h[:sparkWidth-1]
+	}
+	return append(h, max(r, 0))
+}
+
+// spark draws a worker's rate history on the scale of the busiest
+// worker, so that sparklines compare.
+func (m *topModel) spark(id int) string {
+	top := 0.0
+	for _, h := range m.hist {
+		for _, v := range h {
+			top = max(top, v)
+		}
+	}
+	var b strings.Builder
+	for _, v := range m.hist[id] {
+		i := 0
+		if top > 0 {
+			i = int(v / top * float64(len(sparkRunes)-1))
+		}
+		b.WriteRune(sparkRunes[i])
+	}
+	return b.String()
+}
+
+// topHeader is the table's heading.
+var topHeader = []string{"ID", "PID", "STATE", "CPU", "MEM", "CONNS", "HANDED", "CONN/S", "RESTARTS", "UPTIME", "TREND"}
+
+// cells are a row's columns, as topHeader.
+func (m *topModel) cells(r topRow) []string {
+	conns := "-"
+	if m.st.Policy == "leastconn" {
+		conns = strconv.FormatInt(r.Conns, 10)
+	}
+	state := r.State
+	if r.Suspect {
+		state += "?"
+	}
+	return []string{strconv.Itoa(r.ID), strconv.Itoa(r.Pid), state, fmt.Sprintf("%.1f%%", r.cpuPct),
+		formatBytes(r.RSS), conns, strconv.FormatInt(r.Handed, 10), fmt.Sprintf("%.1f", r.rate),
+		strconv.Itoa(r.Restarts), roundDuration(time.Duration(r.Uptime * float64(time.Second))), m.spark(r.ID)}
+}
+
+// heading describes the herd in a few lines.
+func (m *topModel) heading() []string {
+	st := m.st
+	lines := []string{
+		fmt.Sprintf("herd %q, pid %d, up %s: %s", st.Name, st.Pid, roundDuration(time.Since(st.Started)), strings.Join(st.Command, " ")),
+		fmt.Sprintf("%d workers (desired %d), policy %s", len(st.Workers), st.Desired, st.Policy),
+	}
+	if len(st.Listen) > 0 {
+		lines[1] += ", listening on " + strings.Join(st.Listen, ", ")
+	}
+	var extra []string
+	if st.Metrics != "" {
+		extra = append(extra, "metrics http://"+st.Metrics+"/metrics")
+	}
+	if st.LogFile != "" {
+		extra = append(extra, "log "+st.LogFile)
+	}
+	if len(extra) > 0 {
+		lines = append(lines, strings.Join(extra, ", "))
+	}
+	return lines
+}

@@ -1,0 +1,87 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Path is where Server serves the metrics.
+const Path = "/metrics"
+
+// NewRegistry returns a registry of src's metrics, plus the process and
+// Go runtime metrics of this process (the primary's own footprint).
+func NewRegistry(src Source) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(src),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector())
+	return reg
+}
+
+// Handler serves src's metrics (NewRegistry) in Prometheus's formats.
+func Handler(src Source) http.Handler {
+	return promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{MaxRequestsInFlight: 4})
+}
+
+// Server serves the metrics over HTTP at Path.
+type Server struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+// Listen binds addr (host:port; port 0 picks one) for src's metrics;
+// Serve serves them.
+func Listen(addr string, src Source) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Path, Handler(src))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "herd: metrics at %s\n", Path)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	return &Server{ln: ln, srv: srv}, nil
+}
+
+// Addr is the address it listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until Close; it returns nil after Close.
+func (s *Server) Serve() error {
+	err := s.srv.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("metrics: %w", err)
+}
+
+// Close stops serving, letting scrapes in progress finish for a moment.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	if cerr := s.ln.Close(); !errors.Is(cerr, net.ErrClosed) { // Serve closed it, unless it never ran
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
