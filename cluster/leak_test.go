@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ func TestDeadWorkersConnectionsAreRerouted(t *testing.T) {
 	h.waitReady(2)
 	victim := h.workers()[0].Pid
 	syscall.Kill(victim, syscall.SIGSTOP)
+	eventually(t, "the worker to stop", func() bool { return procState(victim) == "T" })
 	var wg sync.WaitGroup
 	bodies := make(chan string, 10)
 	for i := 0; i < 10; i++ {
@@ -87,3 +89,16 @@ func TestNoLeaksAfterManyConnectionsAndRestarts(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// procState is the state letter of /proc/PID/stat ("R", "S", "T", "Z"...).
+func procState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}

@@ -251,12 +251,8 @@ func readyPids(t *testing.T, path string, n int) []int {
 
 // gone reports whether pid no longer runs (a zombie counts as gone).
 func gone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] == "Z"
+	st := procState(pid)
+	return st == "" || st == "Z"
 }
 
 // A worker that writes garbage on its channel is killed and replaced; the
