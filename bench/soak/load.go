@@ -67,37 +67,55 @@ func get(url string) error {
 }
 
 // crashLoop crashes a worker (GET /exit) evenly over the run: half the
-// restarts.
+// restarts, and a tenth more for the crashes of workers that a reload
+// was replacing anyway (they are not restarted).
 func (d *driver) crashLoop(ctx context.Context) {
-	n := d.s.restarts / 2
-	if n == 0 {
-		return
-	}
-	every(ctx, d.s.duration/time.Duration(n+1), func() {
-		if get(d.url+"exit") == nil {
-			d.mu.Lock()
-			d.crashes++
-			d.mu.Unlock()
+	paced(ctx, d.s.restarts*6/10, d.s.duration, func() bool {
+		if get(d.url+"exit") != nil {
+			return false
 		}
+		d.mu.Lock()
+		d.crashes++
+		d.mu.Unlock()
+		return true
 	})
 }
 
 // reloadLoop rolls reloads evenly over the run: the other half of the
-// restarts, one per worker and reload.
+// restarts, one per worker and reload. A reload that a crash spoiled
+// (its new worker crashed) does not count.
 func (d *driver) reloadLoop(ctx context.Context) {
-	n := d.s.restarts / 2 / d.s.workers
-	if n == 0 {
-		return
-	}
-	every(ctx, d.s.duration/time.Duration(n+1), func() {
+	paced(ctx, d.s.restarts/2/d.s.workers, d.s.duration, func() bool {
 		rctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if _, err := control.Call(rctx, d.ctl, control.Request{Cmd: control.CmdReload}); err == nil {
-			d.mu.Lock()
-			d.reloads++
-			d.mu.Unlock()
+		if _, err := control.Call(rctx, d.ctl, control.Request{Cmd: control.CmdReload}); err != nil {
+			return false
 		}
+		d.mu.Lock()
+		d.reloads++
+		d.mu.Unlock()
+		return true
 	})
+}
+
+// paced calls f until it succeeded n times, the k-th success due at
+// k/(n+1) of the run: a slow or failed call is caught up on.
+func paced(ctx context.Context, n int, run time.Duration, f func() bool) {
+	start := time.Now()
+	for done := 0; done < n; {
+		wait := time.Until(start.Add(run * time.Duration(done+1) / time.Duration(n+1)))
+		if wait < 0 {
+			wait = 100 * time.Millisecond // behind: retry soon, not at once
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if f() {
+			done++
+		}
+	}
 }
 
 // scrapeLoop reads the metrics every second and the status every five,

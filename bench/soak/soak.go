@@ -117,5 +117,5 @@ func (d *driver) run(ctx context.Context) (*result, error) {
 	}
 	d.sampleLoop(ctx, start)
 	wg.Wait()
-	return d.result(start)
+	return d.result()
 }
