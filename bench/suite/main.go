@@ -139,6 +139,8 @@ func main() {
 		log.Fatal(err)
 	}
 	md := rep.markdown()
+	old, _ := os.ReadFile(filepath.Join(o.out, "benchmarks.md"))
+	md += foreignSections(string(old), md)
 	if err := os.WriteFile(filepath.Join(o.out, "benchmarks.md"), []byte(md), 0o644); err != nil {
 		log.Fatal(err)
 	}
