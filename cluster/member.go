@@ -93,6 +93,10 @@ func (m *member) handOff(fd int, key string, done func(bool)) {
 	})
 }
 
+// handleWindow is how many connections may be on their way to one herd
+// worker before it acknowledges the first.
+const handleWindow = 16
+
 // herdSpeaker is herd's own protocol.
 type herdSpeaker struct{}
 

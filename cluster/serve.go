@@ -38,6 +38,11 @@ func (p *Primary) herdMsg(m *member, im *ipc.Message) {
 		p.emit(Event{Type: EventError, WorkerID: m.id, Pid: m.cmd.Pid(), Err: fmt.Errorf("cluster: bad message: %w", err)})
 		return
 	}
+	if m.speaker == nil {
+		// herd's own worker reads descriptors in order: connections may
+		// travel without waiting for each one's acknowledgement.
+		m.cmd.Channel().SetHandleWindow(handleWindow)
+	}
 	p.online(m, herdSpeaker{})
 	p.beat(m, req.Act == actHeartbeat)
 	switch req.Act {

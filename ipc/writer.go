@@ -38,8 +38,9 @@ type writer struct {
 	out      []byte  // plain lines ready to write
 	spare    []byte  // the other buffer, reused
 	next     *item   // a handle to write once out is empty
-	awaiting *item   // a handle written and not yet answered
+	awaiting []*item // handles written and not yet answered, oldest first
 	held     []*item // items queued behind next or awaiting
+	window   int     // how many handles may await an answer (1: Node's rule)
 	flushing bool
 	err      error
 	raw      syscall.RawConn // for the read goroutine's non-blocking writes
@@ -47,6 +48,7 @@ type writer struct {
 
 func (w *writer) init(c *Channel) {
 	w.c = c
+	w.window = 1
 	w.idle = sync.NewCond(&w.mu)
 	w.raw, _ = c.conn.SyscallConn() // nil: no non-blocking attempts
 }
@@ -225,7 +227,7 @@ func (w *writer) enqueueLine(line []byte) error {
 		w.mu.Unlock()
 		return err
 	}
-	if w.next != nil || w.awaiting != nil {
+	if w.mustHold(false) {
 		w.held = append(w.held, &item{line: append(append(make([]byte, 0, len(line)+1), line...), '\n'), fd: -1})
 	} else {
 		w.out = append(append(w.out, line...), '\n')
@@ -257,12 +259,47 @@ func (w *writer) startLocked(inline bool) error {
 // place files it under w.mu: behind a pending handle, or ready to write.
 func (w *writer) place(it *item) {
 	switch {
-	case w.next != nil || w.awaiting != nil:
+	case w.mustHold(it.fd >= 0):
 		w.held = append(w.held, it)
 	case it.fd >= 0:
 		w.next = it
 	default:
 		w.out = append(w.out, it.line...)
+	}
+}
+
+// mustHold reports, under w.mu, whether a new item (a handle or a plain
+// line) must wait behind what is queued: always behind a handle not yet
+// written or items already held, else as windowFull says.
+func (w *writer) mustHold(handle bool) bool {
+	return w.next != nil || len(w.held) > 0 || w.windowFull(handle)
+}
+
+// windowFull reports whether a handle must wait because the window of
+// handles awaiting an answer is full, or a plain line because a handle
+// awaits its answer and the window is 1 (Node's rule, which keeps a Node
+// receiver's order).
+func (w *writer) windowFull(handle bool) bool {
+	if handle {
+		return len(w.awaiting) >= w.window
+	}
+	return w.window == 1 && len(w.awaiting) > 0
+}
+
+// promoteLocked moves held items, in order, to where they can be written,
+// as far as the window allows.
+func (w *writer) promoteLocked() {
+	for len(w.held) > 0 && w.next == nil && w.err == nil {
+		it := w.held[0]
+		if w.windowFull(it.fd >= 0) {
+			return
+		}
+		w.held = w.held[1:]
+		if it.fd >= 0 {
+			w.next = it
+		} else {
+			w.out = append(w.out, it.line...)
+		}
 	}
 }
 
@@ -304,11 +341,12 @@ func (w *writer) flushLocked(lock bool) {
 		it := w.next
 		fd := it.fd
 		it.fd = -1
-		w.next, w.awaiting = nil, it
+		w.next, w.awaiting = nil, append(w.awaiting, it)
 		w.mu.Unlock()
 		err := w.writeFD(it.line, fd)
 		w.mu.Lock()
 		w.failLocked(err)
+		w.promoteLocked()
 	}
 	w.flushing = false
 	w.idle.Broadcast()
@@ -344,15 +382,12 @@ func (w *writer) failLocked(err error) {
 // items held behind it, up to the next handle.
 func (w *writer) acked(answer error) {
 	w.mu.Lock()
-	if it := w.awaiting; it != nil {
-		w.awaiting = nil
+	if len(w.awaiting) > 0 {
+		it := w.awaiting[0]
+		w.awaiting = w.awaiting[1:]
 		defer it.done(answer) // after the unlock below: done may send
 	}
-	for len(w.held) > 0 && w.next == nil && w.err == nil {
-		it := w.held[0]
-		w.held = w.held[1:]
-		w.place(it)
-	}
+	w.promoteLocked()
 	w.kickLocked()
 }
 
@@ -395,8 +430,9 @@ func (w *writer) tryLocked() bool {
 		return false
 	}
 	it.release()
-	w.next, w.awaiting = nil, it
+	w.next, w.awaiting = nil, append(w.awaiting, it)
 	w.out = append(w.out, it.line[n:]...)
+	w.promoteLocked()
 	return n == len(it.line)
 }
 
@@ -441,7 +477,7 @@ func (w *writer) abort(err error) {
 	if w.err == nil {
 		w.err = err
 	}
-	pending := append([]*item{w.next, w.awaiting}, w.held...)
+	pending := append(append([]*item{w.next}, w.awaiting...), w.held...)
 	w.next, w.awaiting, w.held, w.out = nil, nil, nil, nil
 	w.idle.Broadcast()
 	w.mu.Unlock()
@@ -461,4 +497,17 @@ func (it *item) release() {
 		unix.Close(it.fd)
 		it.fd = -1
 	}
+}
+
+// SetHandleWindow lets up to n handles travel before the peer answers the
+// first, instead of one at a time, and lets plain messages pass handles
+// awaiting their answer. Answers still settle handles in order. Only for a
+// peer that reads every descriptor in order, as this package does: Node
+// expects one handle at a time, which is the default (n = 1).
+func (c *Channel) SetHandleWindow(n int) {
+	w := &c.w
+	w.mu.Lock()
+	w.window = max(n, 1)
+	w.promoteLocked()
+	w.kickLocked()
 }
