@@ -271,8 +271,9 @@ func BenchmarkIPC(b *testing.B) {
 		})
 	}
 	b.Run("pingpong", benchPingPong)
-	b.Run("handles", func(b *testing.B) { benchAccept(b, true) })
-	b.Run("conns", func(b *testing.B) { benchAccept(b, false) })
+	b.Run("handles", func(b *testing.B) { benchAccept(b, true, 1) })
+	b.Run("handles-window16", func(b *testing.B) { benchAccept(b, true, 16) })
+	b.Run("conns", func(b *testing.B) { benchAccept(b, false, 1) })
 }
 
 func sizeName(size int) string {
@@ -356,9 +357,12 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 // benchAccept: a connector process keeps 50 TCP connections coming; this
 // process accepts b.N of them and either passes each to the child with
 // SendHandleAsync and closes its copy (handles), or just closes it
-// (conns, the baseline). The child closes each connection it gets.
-func benchAccept(b *testing.B, pass bool) {
+// (conns, the baseline). The child closes each connection it gets. With a
+// window above 1, handles travel before the previous ones are answered
+// (Channel.SetHandleWindow), as herd's cluster sends them to Go workers.
+func benchAccept(b *testing.B, pass bool, window int) {
 	ch := startChild(b)
+	ch.SetHandleWindow(window)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
