@@ -30,6 +30,7 @@ type output struct {
 	pending map[int]*pipes
 	wg      sync.WaitGroup
 	readers map[*os.File]bool // being copied, closed by force at the end
+	bufs    sync.Pool         // *bufio.Reader of maxLineLen, reused across workers
 }
 
 // pipes are the two pipes of a worker that has not started yet.
@@ -107,7 +108,15 @@ func (o *output) copy(r *os.File, w io.Writer, id, pid int, stream string) {
 }
 
 func (o *output) copyLines(r io.Reader, w io.Writer, id, pid int, stream string) {
-	br := bufio.NewReaderSize(r, maxLineLen)
+	br, _ := o.bufs.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(r, maxLineLen)
+	}
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		o.bufs.Put(br)
+	}()
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {

@@ -32,9 +32,11 @@ func NewRegistry(src Source) *prometheus.Registry {
 	return reg
 }
 
-// Handler serves src's metrics (NewRegistry) in Prometheus's formats.
+// Handler serves src's metrics (NewRegistry) in Prometheus's formats,
+// uncompressed: the page is small, and a compressor per scrape (some
+// hundred KB each) would make the primary's memory jumpy.
 func Handler(src Source) http.Handler {
-	return promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{MaxRequestsInFlight: 4})
+	return promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{MaxRequestsInFlight: 4, DisableCompression: true})
 }
 
 // Server serves the metrics over HTTP at Path.

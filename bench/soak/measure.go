@@ -66,7 +66,7 @@ func (d *driver) sampleLoop(ctx context.Context, start time.Time) {
 
 // result is what the soak measured.
 type result struct {
-	warm, end        sample // medians over window before the warm-up's end and the run's
+	warm, end        sample // medians over the window after the warm-up, and the run's last
 	window           time.Duration
 	peak             int64 // RSS
 	restarts         int   // worker starts past the first ones
@@ -93,11 +93,11 @@ func (d *driver) result() (*result, error) {
 		restarts:    int(m["herd_worker_starts_total"]) - d.s.workers,
 		messages:    int(m[`herd_ipc_messages_received_total{kind="user"}`]),
 		connections: int(m["herd_connections_handed_total"]),
-		window:      min(30*time.Second, d.s.warmup/2),
+		window:      min(max(d.s.duration/10, 5*time.Second), time.Minute),
 	}
 	r.goroutines = [2]float64{d.warmMetrics["go_goroutines"], m["go_goroutines"]}
 	r.live = [2]float64{d.warmMetrics["go_gc_heap_live_bytes"], m["go_gc_heap_live_bytes"]}
-	r.warm = medianOver(d.samples, d.s.warmup-r.window, d.s.warmup)
+	r.warm = medianOver(d.samples, d.s.warmup, d.s.warmup+r.window)
 	last := d.samples[len(d.samples)-1].at
 	r.end = medianOver(d.samples, last-r.window, last)
 	for _, s := range d.samples {
@@ -115,7 +115,7 @@ func medianOver(samples []sample, from, to time.Duration) sample {
 			rss, anon, file = append(rss, s.rss), append(anon, s.anon), append(file, s.file)
 		}
 	}
-	return sample{at: to, rss: median(rss), anon: median(anon), file: median(file)}
+	return sample{at: from, rss: median(rss), anon: median(anon), file: median(file)}
 }
 
 func median(v []int64) int64 {

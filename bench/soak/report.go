@@ -27,8 +27,8 @@ func (r *result) print(w io.Writer, s settings) {
 	if !r.passed(s) {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(w, "Soak of %s (%d workers, %d CPUs, %s), warm-up %s, medians over %s: **%s**\n\n", s.duration, s.workers,
-		runtime.NumCPU(), time.Now().Format("2006-01-02"), s.warmup, r.window, verdict)
+	fmt.Fprintf(w, "Soak of %s (%d workers, %d CPUs, %s), warm-up %s; memory as medians over the %s after the warm-up and the last %s: **%s**\n\n",
+		s.duration, s.workers, runtime.NumCPU(), time.Now().Format("2006-01-02"), s.warmup, r.window, r.window, verdict)
 	fmt.Fprintln(w, "| measure | after warm-up | at the end |")
 	fmt.Fprintln(w, "| --- | --- | --- |")
 	fmt.Fprintf(w, "| primary RSS | %s | %s (%+.1f%%, limit %+.0f%%) |\n", mib(r.warm.rss), mib(r.end.rss), 100*r.growth(), 100*s.tolerance)

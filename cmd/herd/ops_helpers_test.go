@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -9,8 +10,13 @@ import (
 )
 
 // helperFlood writes floodLines numbered lines of 100 bytes on stdout as
-// fast as it can, then sleeps.
+// fast as it can, then sleeps; workers other than the first only say so.
+// It does not speak herd's protocol (it would have to listen to be ready).
 func helperFlood() {
+	if os.Getenv("HERD_WORKER_ID") != "1" {
+		fmt.Println("quiet worker")
+		time.Sleep(time.Hour)
+	}
 	pad := strings.Repeat("x", 80)
 	for i := 0; i < floodLines; i++ {
 		fmt.Printf("flood %06d %s\n", i, pad)

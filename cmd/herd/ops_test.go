@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -178,6 +179,27 @@ func TestLogRotationUnderFlood(t *testing.T) {
 	out2, _, code := runHerdCmd(t, nil, "logs", "--log-file", logPath, "-n", "5", "--worker", "1")
 	if code != 0 || out2 != out {
 		t.Errorf("herd logs --log-file: exit %d, %q; want %q", code, out2, out)
+	}
+	followLogs(t, h)
+}
+
+// followLogs runs herd logs -f, and checks new lines come out.
+func followLogs(t *testing.T, h *herdRun) {
+	t.Helper()
+	cmd := exec.Command(herdBin, "logs", "-f", "-n", "1", "--control", h.ctl)
+	buf := &syncBuffer{}
+	cmd.Stdout = buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	buf.waitFor(t, "\n")
+	scale(t, h, "2")
+	buf.waitFor(t, "] quiet worker")
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("herd logs -f after SIGINT: %v", err)
 	}
 }
 
