@@ -39,7 +39,7 @@ func TestDeadWorkersConnectionsAreRerouted(t *testing.T) {
 	h.waitReady(2)
 	victim := h.workers()[0].Pid
 	syscall.Kill(victim, syscall.SIGSTOP)
-	eventually(t, "the worker to stop", func() bool { return procState(victim) == "T" })
+	eventually(t, "the worker to stop", func() bool { return allStopped(victim) })
 	var wg sync.WaitGroup
 	bodies := make(chan string, 10)
 	for i := 0; i < 10; i++ {
@@ -90,15 +90,36 @@ func TestNoLeaksAfterManyConnectionsAndRestarts(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// allStopped reports whether every thread of pid is stopped (a group
+// stop reaches the threads one by one).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/stat")
+		if err != nil || statState(b) != "T" {
+			return false
+		}
+	}
+	return true
+}
+
+// statState is the state letter of a /proc stat line.
+func statState(b []byte) string {
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
 // procState is the state letter of /proc/PID/stat ("R", "S", "T", "Z"...).
 func procState(pid int) string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return ""
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) == 0 {
-		return ""
-	}
-	return f[0]
+	return statState(b)
 }
