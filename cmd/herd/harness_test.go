@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/control"
+	"github.com/herdhq/herd/internal/testutil"
 )
 
 // Generous bounds for a busy machine; nothing here measures speed.
@@ -273,23 +274,8 @@ func waitGone(pid int, d time.Duration) bool {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects herd's output.
+type syncBuffer struct{ testutil.SyncBuffer }
 
 // waitFor waits until the buffer holds substr.
 func (s *syncBuffer) waitFor(t *testing.T, substr string) {

@@ -1,36 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/herdhq/herd/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for the child's output copier.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestSeed(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "seed")
@@ -38,7 +20,7 @@ func TestSeed(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	addr := freeAddr(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd := exec.Command(bin, "-n", "2", "-addr", addr)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
