@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/control"
+	"github.com/herdhq/herd/internal/procstat"
 	"github.com/herdhq/herd/internal/testutil"
 )
 
@@ -155,7 +156,7 @@ func chaosKill(t *testing.T, h *herdProc, n, idle int) {
 		restarts += w.Restarts
 	}
 	for pid := range killed {
-		if alive(pid) {
+		if procstat.Alive(pid) {
 			t.Errorf("killed worker %d still runs", pid)
 		}
 	}
@@ -322,9 +323,9 @@ func TestChaosPrimaryKilled(t *testing.T) {
 	var left []int
 	var took, workersGone time.Duration
 	for end := t0.Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-		left = slices.DeleteFunc(slices.Clone(all), func(p int) bool { return !alive(p) })
+		left = slices.DeleteFunc(slices.Clone(all), func(p int) bool { return !procstat.Alive(p) })
 		took = time.Since(t0)
-		if workersGone == 0 && !slices.ContainsFunc(pids, alive) {
+		if workersGone == 0 && !slices.ContainsFunc(pids, procstat.Alive) {
 			workersGone = took
 		}
 		if len(left) == 0 || time.Now().After(end) {

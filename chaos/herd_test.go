@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/control"
+	"github.com/herdhq/herd/internal/procstat"
 	"github.com/herdhq/herd/internal/testutil"
 )
 
@@ -202,35 +204,14 @@ func (h *herdProc) rss() (now, peak float64) {
 	return
 }
 
-// children lists the live children of pid, from all its threads.
+// children lists the live children of pid other than herd's watchdog.
 func children(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, t := range tasks {
-		b, _ := os.ReadFile(t)
-		for _, f := range strings.Fields(string(b)) {
-			if c, err := strconv.Atoi(f); err == nil && alive(c) && !isWatchdog(c) {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
-}
-
-// alive reports whether pid runs; a zombie has exited.
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z"
+	return slices.DeleteFunc(procstat.Children(pid), isWatchdog)
 }
 
 // waitGone polls until pid has exited, for at most d.
 func waitGone(pid int, d time.Duration) bool {
-	for end := time.Now().Add(d); alive(pid); time.Sleep(time.Millisecond) {
+	for end := time.Now().Add(d); procstat.Alive(pid); time.Sleep(time.Millisecond) {
 		if time.Now().After(end) {
 			return false
 		}

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/herdhq/herd/internal/procstat"
 )
 
 // cpuTicks is a process's utime+stime in clock ticks (1/100 s), 0 when
@@ -58,40 +61,19 @@ func statusKB(pid int, field string) int64 {
 func rss(pid int) int64  { return statusKB(pid, "VmRSS") }
 func peak(pid int) int64 { return statusKB(pid, "VmHWM") }
 
-// children lists the live (non-zombie) children of pid, from every thread.
+// children lists the live children of pid other than herd's watchdog.
 func children(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, t := range tasks {
-		b, _ := os.ReadFile(t)
-		for _, f := range strings.Fields(string(b)) {
-			if c, err := strconv.Atoi(f); err == nil && alive(c) && !isWatchdog(c) {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
-}
-
-// alive reports whether pid runs (a zombie does not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z"
+	return slices.DeleteFunc(procstat.Children(pid), isWatchdog)
 }
 
 // waitGone waits up to d for pid to exit.
 func waitGone(pid int, d time.Duration) bool {
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		if !alive(pid) {
+		if !procstat.Alive(pid) {
 			return true
 		}
 	}
-	return !alive(pid)
+	return !procstat.Alive(pid)
 }
 
 // openSockets counts pid's TCP sockets on port, by state: sockets
