@@ -5,8 +5,6 @@ package chaos
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,20 +26,14 @@ func TestMain(m *testing.M) {
 		})
 		return
 	}
-	dir, err := os.MkdirTemp("", "herd-chaos-bin-")
+	bin, remove, err := testutil.BuildHerd(false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	herdBin = filepath.Join(dir, "herd")
-	out, err := exec.Command("go", "build", "-o", herdBin, "github.com/herdhq/herd/cmd/herd").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building herd: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	herdBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)

@@ -3,8 +3,6 @@ package main_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/herdhq/herd/internal/testutil"
@@ -30,14 +28,15 @@ func TestMain(m *testing.M) {
 		})
 		return
 	}
-	dir, err := buildHerd()
+	// HERD_E2E_RACE=1 go test ./cmd/herd: herd itself under the race detector.
+	bin, remove, err := testutil.BuildHerd(os.Getenv("HERD_E2E_RACE") != "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	herdBin = filepath.Join(dir, "herd")
+	herdBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -45,25 +44,4 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
-}
-
-func buildHerd() (string, error) {
-	dir, err := os.MkdirTemp("", "herd-e2e-")
-	if err != nil {
-		return "", err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		os.RemoveAll(dir)
-		return "", err
-	}
-	args := []string{"build", "-o", filepath.Join(dir, "herd")}
-	if os.Getenv("HERD_E2E_RACE") != "" { // HERD_E2E_RACE=1 go test ./cmd/herd: herd itself under the race detector
-		args = append(args, "-race")
-	}
-	out, err := exec.Command("go", append(args, "github.com/herdhq/herd/cmd/herd")...).CombinedOutput()
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return dir, nil
 }
