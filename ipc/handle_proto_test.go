@@ -114,9 +114,15 @@ func TestHandleOrderedBeforeLaterMessages(t *testing.T) {
 	}
 }
 
-func TestConcurrentSendHandle(t *testing.T) {
+func TestConcurrentSendHandle(t *testing.T) { concurrentHandles(t, 1) }
+
+// concurrentHandles has 8 goroutines each send 10 handles, each followed
+// by a message, with the given handle window, and checks every sender's
+// order at a Go child.
+func concurrentHandles(t *testing.T, window int) {
 	testutil.CheckFDs(t)
 	ch := spawnChannel(t, "ipc-echo")
+	ch.SetHandleWindow(window)
 	h := sockHandle(t)
 	const senders, each = 8, 10
 	wait := goEach(senders, func(g int) error {

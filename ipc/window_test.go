@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/internal/testutil"
-	"github.com/herdhq/herd/ipc"
 )
 
 // With a window of 4, four handles go out before any answer; the fifth
@@ -45,30 +44,4 @@ func TestHandleWindow(t *testing.T) {
 }
 
 // A Go child takes pipelined handles and messages in order.
-func TestHandleWindowWithGoChild(t *testing.T) {
-	testutil.CheckFDs(t)
-	ch := spawnChannel(t, "ipc-echo")
-	ch.SetHandleWindow(16)
-	h := sockHandle(t)
-	const senders, each = 4, 25
-	wait := goEach(senders, func(g int) error {
-		for i := range each {
-			if err := <-ch.SendHandleAsync(seqMsg{G: g, I: i}, h); err != nil {
-				return err
-			}
-			if err := ch.Send(seqMsg{G: g, I: i}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	recvInterleaved(t, ch, senders, 2*senders*each, func(m *ipc.Message, s seqMsg) int {
-		if m.Handle != nil {
-			return 2 * s.I
-		}
-		return 2*s.I + 1
-	})
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-}
+func TestHandleWindowWithGoChild(t *testing.T) { concurrentHandles(t, 16) }
