@@ -104,7 +104,12 @@ func (l *link) dispatch(r *statewire.Response) {
 }
 
 // call sends req (with a fresh id) and waits for its reply.
+// A context already done is refused before anything is sent, so its error
+// is certain rather than raced against a fast reply.
 func (l *link) call(ctx context.Context, req *statewire.Request) (*statewire.Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	req.ID = l.ids.Add(1)
 	c, _ := l.replies.Get().(chan *statewire.Response)
 	if c == nil {
