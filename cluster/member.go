@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"strconv"
@@ -101,11 +102,18 @@ const handleWindow = 16
 type herdSpeaker struct{}
 
 // handOff sends a connection over the channel; the worker's channel
-// acknowledging the handle means the worker has it.
+// acknowledging the handle means the worker has it. The dispatcher keeps
+// fd open until done, so the channel may send it without a duplicate.
 func (herdSpeaker) handOff(m *member, fd int, key string, done func(bool)) {
-	c := newMsg(actConn)
-	c.Key = key
-	m.cmd.Channel().SendHandleFunc(c, ipc.Handle{Type: ipc.TypeNative, FD: fd}, func(err error) { done(err == nil) })
+	m.cmd.Channel().LendHandle(herdConnLine(key), ipc.Handle{Type: ipc.TypeNative, FD: fd}, func(err error) { done(err == nil) })
+}
+
+// herdConnLine is the conn message for a socket key, pre-encoded.
+func herdConnLine(key string) json.RawMessage {
+	k, _ := json.Marshal(key)
+	b := make([]byte, 0, len(k)+48)
+	b = append(b, `{"cmd":"`+cmdHerd+`","act":"`+actConn+`","key":`...)
+	return append(append(b, k...), '}')
 }
 
 func (herdSpeaker) disconnect(m *member) { m.send(newMsg(actDisconnect)) }

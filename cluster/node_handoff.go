@@ -1,10 +1,11 @@
 package cluster
 
-// The round-robin hand-off to a Node worker: one newconn in flight, the
-// rest queued, everything handed back if the channel dies.
+// The round-robin hand-off to a Node worker: up to nodeWindow newconns in
+// flight, the rest queued, everything handed back if the channel dies.
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/herdhq/herd/ipc"
@@ -33,8 +34,8 @@ func (w *nodeWorker) handOff(_ *member, fd int, sock string, done func(bool)) {
 	w.pump()
 }
 
-// pump sends the next queued connection while none is in flight. One
-// pump runs at a time; a settle during it leaves the queue to it.
+// pump sends queued connections while the window has room. One pump runs
+// at a time; a settle during it leaves the queue to it.
 func (w *nodeWorker) pump() {
 	w.mu.Lock()
 	if w.pumping {
@@ -42,7 +43,7 @@ func (w *nodeWorker) pump() {
 		return
 	}
 	w.pumping = true
-	for !w.gone && w.inflight == nil && len(w.queue) > 0 {
+	for !w.gone && len(w.inflight) < nodeWindow && len(w.queue) > 0 {
 		c := w.queue[0]
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
@@ -54,10 +55,10 @@ func (w *nodeWorker) pump() {
 			continue
 		}
 		c.seq = w.seq.Add(1) - 1
-		w.inflight = c
+		w.inflight = append(w.inflight, c)
 		line := nodeNewconn(r.prefix, c.seq)
 		w.mu.Unlock()
-		w.m.cmd.Channel().SendHandleFunc(line, ipc.Handle{Type: ipc.TypeNative, FD: c.fd}, func(err error) {
+		w.m.cmd.Channel().LendHandle(line, ipc.Handle{Type: ipc.TypeNative, FD: c.fd}, func(err error) {
 			if err != nil {
 				w.sendFailed(c, err)
 			}
@@ -101,16 +102,17 @@ func (w *nodeWorker) answered(im *ipc.Message) bool {
 	return true
 }
 
-// settle ends the newconn in flight with the worker's answer and sends
-// the next one.
+// settle ends a newconn in flight with the worker's answer and sends the
+// next one. Answers come in order; an unknown seq is ignored.
 func (w *nodeWorker) settle(seq int64, accepted bool) {
 	w.mu.Lock()
-	c := w.inflight
-	if c == nil || c.seq != seq {
+	i := slices.IndexFunc(w.inflight, func(c *nodeConn) bool { return c.seq == seq })
+	if i < 0 {
 		w.mu.Unlock()
 		return
 	}
-	w.inflight = nil
+	c := w.inflight[i]
+	w.inflight = slices.Delete(w.inflight, i, i+1)
 	w.settled = time.Now()
 	w.mu.Unlock()
 	w.pump()
@@ -122,10 +124,7 @@ func (w *nodeWorker) settle(seq int64, accepted bool) {
 func (w *nodeWorker) fail() {
 	w.mu.Lock()
 	w.gone = true
-	pending := w.queue
-	if w.inflight != nil {
-		pending = append([]*nodeConn{w.inflight}, pending...)
-	}
+	pending := append(w.inflight, w.queue...)
 	w.inflight, w.queue = nil, nil
 	w.mu.Unlock()
 	for _, c := range pending {

@@ -19,14 +19,21 @@ const (
 	nodeQuietMax   = 2 * time.Second
 )
 
+// nodeWindow is how many round-robin connections may be on their way to
+// one Node worker before it answers the oldest. Node's own primary sends
+// one at a time, which costs a wake-up of the primary per connection.
+// Node's worker needs no such rule: every descriptor reaches it on a
+// sendmsg of its own, so each of its reads carries at most one, and it
+// answers each newconn as it reads it.
+const nodeWindow = 8
+
 // nodeWorker is the primary's side of Node's cluster protocol with one
-// worker, and its speaker. Round-robin connections go one at a time, as
-// Node's own primary sends them: a newconn is in flight until the worker
-// answers accepted (the primary's copy of the connection is then closed)
-// or declines (the connection goes to another worker); the next waits in
-// the worker's queue. If the channel dies first, every connection in
-// flight or queued goes to another worker: none is dropped, none stays
-// open in the primary.
+// worker, and its speaker. A round-robin connection is in flight until
+// the worker answers accepted (the primary's copy of the connection is
+// then closed) or declines (the connection goes to another worker); up to
+// nodeWindow are in flight, the rest wait in the worker's queue. If the
+// channel dies first, every connection in flight or queued goes to
+// another worker: none is dropped, none stays open in the primary.
 type nodeWorker struct {
 	m        *member
 	seq      atomic.Int64 // the primary's next seq on this channel
@@ -38,7 +45,7 @@ type nodeWorker struct {
 
 	mu       sync.Mutex
 	routes   map[string]*nodeRoute // socket key → the handle key newconn names
-	inflight *nodeConn
+	inflight []*nodeConn           // sent and not yet answered, oldest first
 	queue    []*nodeConn
 	pumping  bool      // a pump is sending: others leave it the queue
 	gone     bool      // the channel closed: nothing more is taken
@@ -61,6 +68,7 @@ func newNodeWorker(m *member) *nodeWorker {
 func (w *nodeWorker) watch() {
 	w.watching.Do(func() {
 		ch := w.m.cmd.Channel()
+		ch.SetHandleWindow(nodeWindow)
 		go func() {
 			<-ch.Done()
 			w.fail()
@@ -140,7 +148,7 @@ func (w *nodeWorker) disconnect(*member) {
 func (w *nodeWorker) quiet() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.gone || (w.inflight == nil && len(w.queue) == 0 && time.Since(w.settled) >= nodeQuietGrace)
+	return w.gone || (len(w.inflight) == 0 && len(w.queue) == 0 && time.Since(w.settled) >= nodeQuietGrace)
 }
 
 // nextSeq numbers a message of the primary's.

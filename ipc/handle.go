@@ -146,7 +146,7 @@ func dupConn(c syscall.Conn) (int, string, error) {
 func fromFD(fd int, typ string) (any, error) {
 	f := os.NewFile(uintptr(fd), typ)
 	defer f.Close()
-	if typ == TypeSocket {
+	if typ == TypeSocket || typ == TypeNative {
 		if c := connectedTCP(f); c != nil {
 			return c, nil
 		}
@@ -183,7 +183,7 @@ func fileObject[T any](obj T, err error) (any, error) {
 }
 
 // connectedTCP is fromFD's fast path for the common handle, a connected
-// TCP socket sent as net.Socket: net.FileConn asks the kernel what the
+// TCP socket sent as net.Socket or net.Native: net.FileConn asks the kernel what the
 // socket is anyway, so a *net.TCPConn with a peer needs no inspect. It
 // returns nil for anything else.
 func connectedTCP(f *os.File) net.Conn {

@@ -17,10 +17,12 @@ import (
 const highWater = 4 << 20
 
 // item is one outgoing line; fd >= 0 marks a handle envelope whose
-// descriptor (a duplicate the writer owns) rides on the same sendmsg.
+// descriptor rides on the same sendmsg: a duplicate the writer owns, or
+// the caller's own when lent (LendHandle), which the writer never closes.
 type item struct {
 	line []byte
 	fd   int
+	lent bool
 	done func(error) // handle items only: called once with the peer's answer
 }
 
@@ -118,6 +120,45 @@ func (c *Channel) SendHandleFunc(v any, h any, done func(error)) {
 	if err := c.w.enqueue(it, true); err != nil {
 		done(err)
 	}
+}
+
+// LendHandle is SendHandleFunc for a caller that hands out many raw
+// sockets, such as a round-robin primary: it sends h.FD itself rather than
+// a duplicate, and does not ask the kernel what the socket is, sparing
+// those system calls per handle. The caller vouches that h.FD is a stream
+// socket fit for h.Type (net.Native, net.Socket or net.Server) and keeps
+// it open until done has run; the channel never closes it.
+func (c *Channel) LendHandle(v any, h Handle, done func(error)) {
+	line, err := lentEnvelope(v, h.Type)
+	if err != nil {
+		done(err)
+		return
+	}
+	it := &item{line: line, fd: h.FD, lent: true, done: done}
+	if err := c.w.enqueue(it, true); err != nil {
+		done(err)
+	}
+}
+
+// lentEnvelope builds the NODE_HANDLE line of LendHandle, as envelope
+// would encode it, without reflection when v is pre-encoded.
+func lentEnvelope(v any, typ string) ([]byte, error) {
+	switch typ {
+	case TypeNative, TypeSocket, TypeServer:
+	default:
+		return nil, fmt.Errorf("ipc: lend handle: type %q is not a stream socket type", typ)
+	}
+	msg, ok := v.(json.RawMessage)
+	if !ok || !rawLine(msg) {
+		var err error
+		if msg, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("ipc: lend handle: %w", err)
+		}
+	}
+	line := make([]byte, 0, len(msg)+48)
+	line = append(line, `{"cmd":"NODE_HANDLE","type":"`...)
+	line = append(append(append(line, typ...), `","msg":`...), msg...)
+	return append(line, '}', '\n'), nil
 }
 
 // rawLine reports whether raw can go on the wire as it is.
@@ -343,7 +384,7 @@ func (w *writer) flushLocked(lock bool) {
 		it.fd = -1
 		w.next, w.awaiting = nil, append(w.awaiting, it)
 		w.mu.Unlock()
-		err := w.writeFD(it.line, fd)
+		err := w.writeFD(it.line, fd, !it.lent)
 		w.mu.Lock()
 		w.failLocked(err)
 		w.promoteLocked()
@@ -353,9 +394,12 @@ func (w *writer) flushLocked(lock bool) {
 }
 
 // writeFD writes a handle envelope with its descriptor on the first
-// sendmsg, then any rest of the line, and closes the writer's duplicate.
-func (w *writer) writeFD(line []byte, fd int) error {
-	defer unix.Close(fd)
+// sendmsg, then any rest of the line, and closes the writer's duplicate
+// (own: the descriptor is not lent).
+func (w *writer) writeFD(line []byte, fd int, own bool) error {
+	if own {
+		defer unix.Close(fd)
+	}
 	n, _, err := w.c.conn.WriteMsgUnix(line, unix.UnixRights(fd), nil)
 	if err == nil && n < len(line) {
 		_, err = w.c.conn.Write(line[n:])
@@ -491,12 +535,12 @@ func (w *writer) abort(err error) {
 	}
 }
 
-// release closes the item's descriptor if it still has one.
+// release closes the item's descriptor if it still has one of its own.
 func (it *item) release() {
-	if it.fd >= 0 {
+	if it.fd >= 0 && !it.lent {
 		unix.Close(it.fd)
-		it.fd = -1
 	}
+	it.fd = -1
 }
 
 // SetHandleWindow lets up to n handles travel before the peer answers the
