@@ -234,10 +234,12 @@ func socketCount(pid int) int {
 // syncBuffer collects a child's output.
 type syncBuffer = testutil.SyncBuffer
 
-// isWatchdog reports whether pid is herd's watchdog process (herd
-// __watchdog), a child of herd that is not a worker.
+// isWatchdog reports whether pid is herd's watchdog process, a child of
+// herd that is not a worker: /bin/sh -c SCRIPT herd-watchdog, or herd
+// __watchdog where there is no /bin/sh (cli/watchdog.go).
 func isWatchdog(pid int) bool {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	args := strings.Split(string(b), "\x00")
-	return len(args) > 1 && args[1] == "__watchdog"
+	args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+	return len(args) == 4 && args[1] == "-c" && args[3] == "herd-watchdog" ||
+		len(args) == 2 && args[1] == "__watchdog"
 }

@@ -46,6 +46,8 @@ type herd struct {
 	up       bool
 	reloads  []chan error // control clients waiting for a reload to end
 
+	wd watchdog // kills the workers' children if herd is killed (watchdog.go)
+
 	opsRuntime // the log file and the metrics server (ops.go)
 }
 

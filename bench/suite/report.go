@@ -344,7 +344,7 @@ func (r *report) reloadSection(w func(string, ...any)) {
 func (r *report) memorySection(w func(string, ...any)) {
 	w("## 5. Memory of the primary\n\n")
 	w("RSS (VmRSS) of herd / Node's primary / PM2's God daemon: idle, %s after start; loaded, right after the measured close run; peak (VmHWM) over the server's life. "+
-		"The PM2 CLI exits after `pm2 start` and is not counted. herd's watchdog (`herd __watchdog`, which kills the workers' children if herd is killed) is a second, small process, shown apart.\n\n", r.o.idle)
+		"The PM2 CLI exits after `pm2 start` and is not counted. herd's watchdog (`/bin/sh -c SCRIPT herd-watchdog`, which kills the workers' children if herd is killed) is a second, small process, shown apart.\n\n", r.o.idle)
 	w("| config | primary idle RSS MiB | vs Node's primary, per round | loaded RSS MiB | peak MiB | herd's watchdog MiB | each worker idle MiB |\n|---|---|---|---|---|---|---|\n")
 	for _, k := range nodeKinds {
 		srs := r.node[k.name]

@@ -4,10 +4,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/herdhq/herd/internal/procstat"
 	"github.com/herdhq/herd/internal/testutil"
 )
 
@@ -117,6 +120,65 @@ func TestKilledHerdLeavesNoWorker(t *testing.T) {
 		if !waitGone(pid, workersGone) {
 			t.Errorf("worker %d is alive after herd was killed", pid)
 		}
+	}
+}
+
+// TestKilledHerdWatchdog: SIGKILL of herd takes the workers' own children
+// along too. Nothing but herd's watchdog reaches them (the parent-death
+// signal kills the workers only, and they are in the dead workers'
+// process groups), and the watchdog is the shell program, not a second
+// herd.
+func TestKilledHerdWatchdog(t *testing.T) {
+	testutil.CheckFDs(t)
+	dir := t.TempDir()
+	h := startHerd(t, []string{"HERD_TEST_DIR=" + dir}, "-n", "2", "--",
+		"sh", "-c", `sleep 1000 & echo $! >"$HERD_TEST_DIR/gc-$HERD_WORKER_ID"; exec sleep 1000`)
+	st := h.waitWorkers(2)
+	var grandchildren []int
+	for deadline := time.Now().Add(liveness); len(grandchildren) < 2; time.Sleep(pollEvery) {
+		grandchildren = grandchildren[:0]
+		for _, id := range []string{"1", "2"} {
+			b, _ := os.ReadFile(filepath.Join(dir, "gc-"+id))
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				grandchildren = append(grandchildren, pid)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workers did not start their children")
+		}
+	}
+	t.Cleanup(func() { // whatever happened
+		for _, pid := range grandchildren {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	var wd int
+	for _, c := range procstat.Children(h.cmd.Process.Pid) {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/cmdline")
+		if args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00"); args[len(args)-1] == "herd-watchdog" {
+			if len(args) != 4 || args[0] != "/bin/sh" || args[1] != "-c" {
+				t.Fatalf("watchdog %d runs %q, want /bin/sh -c SCRIPT herd-watchdog", c, args)
+			}
+			wd = c
+		}
+	}
+	if wd == 0 {
+		t.Fatalf("herd %d has no watchdog among its children %v", h.cmd.Process.Pid, procstat.Children(h.cmd.Process.Pid))
+	}
+	h.cmd.Process.Signal(syscall.SIGKILL)
+	h.wait(liveness)
+	for pid := range pidsOf(st) {
+		if !waitGone(pid, workersGone) {
+			t.Errorf("worker %d is alive after herd was killed", pid)
+		}
+	}
+	for _, pid := range grandchildren {
+		if !waitGone(pid, workersGone) {
+			t.Errorf("a worker's child, %d, is alive after herd was killed", pid)
+		}
+	}
+	if !waitGone(wd, workersGone) {
+		t.Errorf("the watchdog %d is alive after herd was killed", wd)
 	}
 }
 

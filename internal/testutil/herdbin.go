@@ -8,8 +8,9 @@ import (
 )
 
 // BuildHerd builds the herd binary into a new temporary directory that
-// every user can enter (tests run its client as nobody), optionally with
-// the race detector, and returns its path and how to remove it.
+// every user can enter (tests run its client as nobody), static as the
+// README builds it or with the race detector (which needs cgo), and
+// returns its path and how to remove it.
 func BuildHerd(race bool) (bin string, remove func(), err error) {
 	dir, err := os.MkdirTemp("", "herd-bin-")
 	if err != nil {
@@ -25,7 +26,11 @@ func BuildHerd(race bool) (bin string, remove func(), err error) {
 	if race {
 		args = append(args, "-race")
 	}
-	out, err := exec.Command("go", append(args, "github.com/herdhq/herd/cmd/herd")...).CombinedOutput()
+	cmd := exec.Command("go", append(args, "github.com/herdhq/herd/cmd/herd")...)
+	if !race {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		remove()
 		return "", nil, fmt.Errorf("go build herd: %v\n%s", err, out)
