@@ -87,10 +87,13 @@ func run(s settings) error {
 	return nil
 }
 
-// buildHerd builds the herd binary into dir.
+// buildHerd builds the herd binary into dir, static as the README
+// builds it.
 func buildHerd(dir string) (string, error) {
 	out := filepath.Join(dir, "herd")
-	if b, err := command("go", "build", "-o", out, "github.com/herdhq/herd/cmd/herd").CombinedOutput(); err != nil {
+	cmd := command("go", "build", "-o", out, "github.com/herdhq/herd/cmd/herd")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("soak: go build: %w\n%s", err, b)
 	}
 	return out, nil
