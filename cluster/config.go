@@ -139,6 +139,13 @@ type Config struct {
 	// hungKillGrace. Node workers and programs that do not speak herd's
 	// protocol send no heartbeats and are not watched. 0 means off.
 	HeartbeatTimeout time.Duration
+	// WorkerProcs is the GOMAXPROCS each worker is started with, through
+	// its environment (so only Go workers heed it). 0 shares the CPUs out,
+	// max(1, NumCPU / the number of workers wanted when it starts), so
+	// that N Go workers do not each schedule goroutines on every core and
+	// fight over them; a negative value leaves the environment alone. A
+	// GOMAXPROCS already in the worker's environment always wins.
+	WorkerProcs int
 }
 
 // Readiness says when a worker counts as ready to serve.

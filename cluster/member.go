@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -147,10 +150,23 @@ func (p *Primary) command(m *member) *proc.Cmd {
 	c.Setpgid = true
 	c.Pdeathsig = syscall.SIGKILL
 	c.Env = p.healthEnv(c.Env)
+	c.Env = procsEnv(c.Env, p.cfg.WorkerProcs, p.want)
 	c.ChannelOptions = &ipc.Options{Internal: p.internalFunc(m)}
 	p.nodeCommand(m, c)
 	countInternal(m, c.ChannelOptions)
 	return c
+}
+
+// procsEnv adds GOMAXPROCS to env as Config.WorkerProcs says, for one
+// of workers workers.
+func procsEnv(env []string, procs, workers int) []string {
+	if procs < 0 || slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }) {
+		return env
+	}
+	if procs == 0 {
+		procs = max(1, runtime.NumCPU()/max(workers, 1))
+	}
+	return append(env, "GOMAXPROCS="+strconv.Itoa(procs))
 }
 
 func selfCommand() *proc.Cmd {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -26,11 +27,26 @@ func TestIsNodeProgram(t *testing.T) {
 }
 
 // helperEnviron tells the primary whether it was started with
-// NODE_UNIQUE_ID, then serves http.
+// NODE_UNIQUE_ID, and its GOMAXPROCS, then serves http.
 func helperEnviron() {
 	env, _ := os.ReadFile("/proc/self/environ")
-	cluster.Channel().Send(map[string]bool{"nodeID": bytes.Contains(env, []byte("\x00NODE_UNIQUE_ID="))})
+	cluster.Channel().Send(map[string]any{"nodeID": bytes.Contains(env, []byte("\x00NODE_UNIQUE_ID=")), "procs": runtime.GOMAXPROCS(0)})
 	helperHTTP()
+}
+
+// A Go worker runs with the GOMAXPROCS Config.WorkerProcs gives it.
+func TestWorkerProcs(t *testing.T) {
+	got := make(chan int, 4)
+	cfg := cluster.Config{Workers: 1, WorkerProcs: 3, OnMessage: func(_ cluster.WorkerInfo, m *ipc.Message) {
+		var v struct{ Procs int }
+		m.Decode(&v)
+		got <- v.Procs
+	}}
+	h := start(t, cfg, "environ")
+	h.waitReady(1)
+	if n := <-got; n != 3 {
+		t.Fatalf("the worker runs with GOMAXPROCS %d, want 3", n)
+	}
 }
 
 // A Go worker never gets NODE_UNIQUE_ID, even when the primary has it: a
@@ -40,9 +56,9 @@ func TestGoWorkerHasNoNodeUniqueID(t *testing.T) {
 	t.Setenv("NODE_UNIQUE_ID", "7")
 	got := make(chan bool, 4)
 	cfg := cluster.Config{Workers: 1, OnMessage: func(_ cluster.WorkerInfo, m *ipc.Message) {
-		var v map[string]bool
+		var v struct{ NodeID bool }
 		m.Decode(&v)
-		got <- v["nodeID"]
+		got <- v.NodeID
 	}}
 	h := start(t, cfg, "environ")
 	h.waitReady(1)

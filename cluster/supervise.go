@@ -203,17 +203,18 @@ func (p *Primary) scale(n int) {
 		return
 	}
 	p.emit(Event{Type: EventScale, Detail: fmt.Sprintf("from=%d to=%d", p.want, n)})
-	for s := p.want + 1; s <= n; s++ {
+	old := p.want
+	p.want = n // before the forks: a worker's share of the CPUs (procsEnv) counts the new number
+	for s := old + 1; s <= n; s++ {
 		p.slots[s] = &slot{}
 		p.startSlot(s)
 	}
-	for s := n + 1; s <= p.want; s++ {
+	for s := n + 1; s <= old; s++ {
 		if sl := p.slots[s]; sl != nil && sl.current != nil {
 			p.drain(sl.current)
 		}
 		delete(p.slots, s)
 	}
-	p.want = n
 }
 
 // refreshRouting publishes, for each round-robin socket, the ready workers
