@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/herdhq/herd/internal/testutil"
-	"go.uber.org/goleak"
 )
 
 // herdBin is the herd binary under test, built by TestMain.
@@ -35,7 +34,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	remove()
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := testutil.FindLeaks(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}

@@ -87,6 +87,9 @@ func TestStoppedWorkerIsRoutedAroundAndReplaced(t *testing.T) {
 	syscall.Kill(victim.Pid, syscall.SIGSTOP)
 	defer syscall.Kill(victim.Pid, syscall.SIGKILL)
 	h.eventWith(cluster.EventSuspect, victim.ID, "no heartbeat")
+	// The loop emits the event before it takes the worker out of routing:
+	// a call on the loop (Stats) returns once it has.
+	h.stats()
 	for i := 0; i < 20; i++ {
 		if f := strings.Fields(get(t, h.url())); f[0] == fmt.Sprint(victim.ID) {
 			t.Fatalf("request %d went to the suspected worker %d", i, victim.ID)

@@ -229,11 +229,14 @@ func TestNodeDeclinedGoesElsewhere(t *testing.T) {
 	addr := h.local()
 	url := "http://" + addr + "/"
 	spread(t, h, func() string { return get(t, url) })
+	handed := h.stats().Totals.Handed
 	held, err := net.Dial("tcp", addr) // takes one worker's only connection
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Once handed over, it reaches its worker before any later connection
+	// handed to that worker (one channel, in order).
+	eventually(t, "the held connection to be handed over", func() bool { return h.stats().Totals.Handed > handed })
 	seen := map[string]int{}
 	for i := 0; i < 20; i++ {
 		seen[get(t, url)]++
@@ -310,7 +313,11 @@ func TestNodeServerCloseStopsRouting(t *testing.T) {
 	ws := h.workers()
 	h.p.Send(ws[0].ID, map[string]any{"do": "close"})
 	eventually(t, "the server to close", func() bool { return in.find("closed") != nil })
-	time.Sleep(200 * time.Millisecond)
+	// Node's close message came before "closed" and is queued for the
+	// loop (user messages are not): a call on the loop returns once the
+	// loop has taken the worker out of routing.
+	h.stats()
+	time.Sleep(200 * time.Millisecond) // more load after that
 	l.finish(t)
 	for i := 0; i < 20; i++ {
 		if pid := get(t, url); pid != strconv.Itoa(ws[1].Pid) {

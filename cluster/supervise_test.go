@@ -171,6 +171,14 @@ func TestGracefulStopFinishesSlowRequest(t *testing.T) {
 	h.waitReady(1)
 	res := make(chan string, 1)
 	go func() { res <- get(t, h.url()+"slow?d=1s") }()
+	// The request must be in the worker before the stop: handed over
+	// (a fixed sleep is not enough on a busy machine), then accepted,
+	// which follows at once (the 300ms are a margin for that step, which
+	// cannot be observed from here, well within the 1s the request takes).
+	eventually(t, "the request to be handed over", func() bool {
+		st, err := h.p.Stats()
+		return err == nil && st.Totals.Handed == 1
+	})
 	time.Sleep(300 * time.Millisecond)
 	if err := h.stop(); err != nil {
 		t.Fatal(err)

@@ -30,10 +30,19 @@ func TestInboxLimit(t *testing.T) {
 	done := make(chan struct{})
 	put := make(chan []*Message)
 	go func() { put <- b.put(seqMessages(0, 10), done) }()
-	time.Sleep(20 * time.Millisecond)
-	b.mu.Lock()
-	waiting := len(b.q) - b.head
-	b.mu.Unlock()
+	var waiting int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) { // until put waits for room
+		b.mu.Lock()
+		full := b.full
+		waiting = len(b.q) - b.head
+		b.mu.Unlock()
+		if full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("put does not wait for room (%d messages wait)", waiting)
+		}
+	}
 	if waiting != 3 {
 		t.Fatalf("%d messages wait, want the limit, 3", waiting)
 	}

@@ -206,8 +206,11 @@ func TestMetricsFollowConnectionsAndRestarts(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		victim = get(t, c.workers)[1]
 	}
-	m = c.eventually("10 connections and messages", func(m map[string]float64) bool {
-		return m["herd_connections_handed_total"] == 10 && m[`herd_ipc_messages_received_total{kind="user"}`] == 10
+	// A worker reports a closed connection after it has answered: the
+	// report may come after the answer, and the open count drop later.
+	m = c.eventually("10 connections and messages, and no open connection", func(m map[string]float64) bool {
+		return m["herd_connections_handed_total"] == 10 && m[`herd_ipc_messages_received_total{kind="user"}`] == 10 &&
+			m[`herd_worker_connections_open{slot="1",worker="1"}`] == 0 && m[`herd_worker_connections_open{slot="2",worker="2"}`] == 0
 	})
 	if h := m[`herd_worker_connections_handed_total{slot="1",worker="1"}`] + m[`herd_worker_connections_handed_total{slot="2",worker="2"}`]; h != 10 {
 		t.Errorf("per-worker connections add up to %v, want 10", h)

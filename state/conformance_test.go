@@ -101,18 +101,24 @@ func TestTTLExpires(t *testing.T) {
 		a := startAgents(t, e.url, 2)
 		w1, w2 := a.ids()[0], a.ids()[1]
 		a.call(w2, command{Op: "watch", Key: "ttl:a", N: 2})
-		ttl := 400 * time.Millisecond
+		// Long enough for the calls below to finish before the expiry on a
+		// busy machine: seven round trips through worker processes.
+		ttl := 3 * time.Second
 		a.call(w1, command{Op: "set", Key: "ttl:a", Val: str("x"), TTL: ttl})
 		a.call(w1, command{Op: "set", Key: "ttl:keep", Val: str("y")})
 		a.call(w1, command{Op: "set", Key: "ttl:incr", Val: str("5"), TTL: ttl})
 		if r := a.call(w1, command{Op: "incrN", Key: "ttl:incr", N: 1}); r.N != 6 {
 			t.Fatalf("incr of 5 gave %d", r.N)
 		}
+		casSet := time.Now()
 		a.call(w1, command{Op: "set", Key: "ttl:cas", Val: str("a"), TTL: ttl})
 		if r := a.call(w1, command{Op: "cas", Key: "ttl:cas", Old: str("a"), Val: str("b")}); !r.OK {
 			t.Fatal("cas failed")
 		}
 		a.call(w1, command{Op: "set", Key: "ttl:reset", Val: str("z"), TTL: ttl})
+		// Had its TTL stayed, ttl:reset would expire at most this long
+		// after ttl:cas.
+		later := time.Since(casSet)
 		a.call(w1, command{Op: "set", Key: "ttl:reset", Val: str("z")}) // a Set without TTL clears it
 		if r := a.call(w2, command{Op: "get", Key: "ttl:a"}); r.NotFound || r.Val != "x" {
 			t.Fatalf("ttl:a before its expiry: %+v", r)
@@ -120,7 +126,7 @@ func TestTTLExpires(t *testing.T) {
 		for _, k := range []string{"ttl:a", "ttl:incr", "ttl:cas"} {
 			eventually(t, k+" to expire", func() bool { return a.call(w2, command{Op: "get", Key: k}).NotFound })
 		}
-		time.Sleep(ttl)
+		time.Sleep(later + 200*time.Millisecond)
 		if got := a.call(w2, command{Op: "keys", Key: "ttl:"}).Keys; strings.Join(got, " ") != "ttl:keep ttl:reset" {
 			t.Fatalf("keys after expiry: %v", got)
 		}

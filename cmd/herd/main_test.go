@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/herdhq/herd/internal/testutil"
-	"go.uber.org/goleak"
 )
 
 // herdBin is the herd binary the tests drive, built once by TestMain.
@@ -38,7 +37,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	remove()
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := testutil.FindLeaks(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}

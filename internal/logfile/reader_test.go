@@ -62,9 +62,22 @@ func TestTailFollowsThroughRotations(t *testing.T) {
 		}, func() { close(caught) })
 	}()
 	<-caught
+	seen := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
 	for i := 0; i < 30; i++ {
+		// A file holds 20 lines: the polls see every one if the follower
+		// is never more than half a file behind (it may be, for a while,
+		// on a busy machine, if the writer does not wait for it).
+		for deadline := time.Now().Add(20 * time.Second); i >= 10 && seen() < i-8; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the follower is stuck at %d lines", seen())
+			}
+		}
 		fmt.Fprintf(w, "after %02d\n", i)
-		time.Sleep(30 * time.Millisecond) // a file holds 20 lines: the polls see every one
+		time.Sleep(30 * time.Millisecond)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
