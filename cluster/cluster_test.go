@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 		"environ":     helperEnviron,
 		"bloat":       helperBloat,
 		"spin":        helperSpin,
+		"hoard":       helperHoard,
 	})
 }
 

@@ -94,7 +94,7 @@ func (d *dispatcher) acceptBatch(lfd int) error {
 func (d *dispatcher) route(fd int, skip router) {
 	w := d.pick(skip)
 	if w == nil {
-		d.park(fd)
+		d.park(fd, skip)
 		return
 	}
 	w.handOff(fd, d.key, func(taken bool) {
@@ -138,9 +138,17 @@ func leastLoaded(set []router, skip router, start uint64) router {
 	return best
 }
 
-// park keeps fd until a worker is routable.
-func (d *dispatcher) park(fd int) {
+// park keeps fd until a worker other than skip is routable. The routable
+// set is published under d.mu (update), so a set that changed since pick
+// read it is seen here, and no connection is parked after the update
+// that would have sent it.
+func (d *dispatcher) park(fd int, skip router) {
 	d.mu.Lock()
+	if set := *d.set.Load(); len(set) > 1 || (len(set) == 1 && set[0] != skip) {
+		d.mu.Unlock()
+		d.route(fd, skip)
+		return
+	}
 	defer d.mu.Unlock()
 	if len(d.pending) >= maxPending {
 		unix.Close(fd)
@@ -151,11 +159,12 @@ func (d *dispatcher) park(fd int) {
 
 // update publishes the routable workers and sends them what was parked.
 func (d *dispatcher) update(set []router) {
+	d.mu.Lock()
 	d.set.Store(&set)
 	if len(set) == 0 {
+		d.mu.Unlock()
 		return
 	}
-	d.mu.Lock()
 	parked := d.pending
 	d.pending = nil
 	d.mu.Unlock()

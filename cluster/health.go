@@ -124,8 +124,8 @@ func (p *Primary) beat(m *member, heartbeat bool) {
 	h.beating = h.beating || heartbeat
 	if h.suspect {
 		h.suspect = false
-		p.emit(Event{Type: EventSuspect, WorkerID: m.id, Pid: m.cmd.Pid(), Detail: "cleared: it answers again"})
 		p.refreshRouting()
+		p.emit(Event{Type: EventSuspect, WorkerID: m.id, Pid: m.cmd.Pid(), Detail: "cleared: it answers again"})
 	}
 }
 
@@ -133,7 +133,7 @@ func (p *Primary) beat(m *member, heartbeat bool) {
 // ones silent for the whole timeout.
 func (p *Primary) checkHeartbeats() {
 	now, timeout := time.Now(), p.cfg.HeartbeatTimeout
-	changed := false
+	var suspects []Event
 	for _, m := range p.members {
 		h := &m.health
 		if !h.beating || (m.state != StateReady && m.state != StateStarting) {
@@ -143,13 +143,16 @@ func (p *Primary) checkHeartbeats() {
 		case silent >= timeout:
 			p.hung(m, silent)
 		case silent >= suspectAfter(timeout) && !h.suspect:
-			h.suspect, changed = true, true
-			p.emit(Event{Type: EventSuspect, WorkerID: m.id, Pid: m.cmd.Pid(),
+			h.suspect = true
+			suspects = append(suspects, Event{Type: EventSuspect, WorkerID: m.id, Pid: m.cmd.Pid(),
 				Detail: "no heartbeat for " + silent.Round(time.Millisecond).String() + ": no more traffic until it answers"})
 		}
 	}
-	if changed {
-		p.refreshRouting()
+	if len(suspects) > 0 {
+		p.refreshRouting() // before the events: whoever acts on one sees the worker out of routing
+	}
+	for _, e := range suspects {
+		p.emit(e)
 	}
 }
 

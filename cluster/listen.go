@@ -169,6 +169,14 @@ func (b *busyConns) count() int {
 	return len(b.state)
 }
 
+// handingBack reports whether this worker has connections on their way
+// back to the primary (a closed round-robin listener gives back those not
+// yet accepted): they are lost if it exits first.
+func handingBack() bool {
+	w, _ := self()
+	return w != nil && w.handingBack.Load() > 0
+}
+
 // drain stops accepting, waits for Serve to return (so that every accepted
 // connection is counted) and for busy connections, then shuts down.
 func drain(srv *http.Server, l net.Listener, busy *busyConns, errc chan error) error {
@@ -180,7 +188,7 @@ func drain(srv *http.Server, l net.Listener, busy *busyConns, errc chan error) e
 	if errc != nil {
 		serr = <-errc
 	}
-	for busy.count() > 0 && ctx.Err() == nil {
+	for (busy.count() > 0 || handingBack()) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 	err := srv.Shutdown(ctx)

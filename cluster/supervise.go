@@ -153,8 +153,8 @@ func (p *Primary) markReady(m *member) {
 	}
 	m.state = StateReady
 	stopTimer(m.readyTimer)
+	p.refreshRouting() // before the event: a ready worker is routable
 	p.emit(p.memberEvt(EventReady, m))
-	p.refreshRouting()
 	if old := m.replaces; old != nil {
 		m.replaces = nil
 		p.slots[m.slot].current = m

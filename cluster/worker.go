@@ -34,6 +34,7 @@ type worker struct {
 	stopOnce      sync.Once
 	managed       atomic.Bool  // user code watches Stopping: it decides when to exit
 	open          atomic.Int64 // connections accepted and not yet closed
+	handingBack   atomic.Int64 // connections given back to the primary and not yet acknowledged
 	closedPending atomic.Int64 // closes not yet reported (least-connections)
 
 	hooks sync.Map // cmd → func(*ipc.Message): HandleInternal's routes
@@ -61,6 +62,9 @@ func initWorker() (*worker, error) {
 		return w, fmt.Errorf("cluster: worker %d has no channel to its primary: %w", id, err)
 	}
 	w.ch = ch
+	// herd's primary reads descriptors in order: connections given back
+	// on a disconnect need not wait for each one's acknowledgement.
+	ch.SetHandleWindow(handleWindow)
 	ch.Send(newMsg(actOnline))
 	go w.watchPrimary()
 	if every := heartbeatFromEnv(); every > 0 {
@@ -231,11 +235,21 @@ func (w *worker) conn(key string, im *ipc.Message) {
 	}
 }
 
+// requeue gives a connection back to the primary; handingBack counts it
+// until the primary has it, so that a draining worker does not exit with
+// it still queued.
 func (w *worker) requeue(key string, c net.Conn) {
 	m := newMsg(actRequeue)
 	m.Key = key
-	w.ch.SendHandleFunc(m, c, func(error) { c.Close() })
+	w.handingBack.Add(1)
+	w.ch.SendHandleFunc(m, c, func(error) {
+		c.Close()
+		w.handingBack.Add(-1)
+	})
 }
+
+// idle reports whether no connection is open or on its way back.
+func (w *worker) idle() bool { return w.open.Load() == 0 && w.handingBack.Load() == 0 }
 
 // disconnect starts the drain: listeners close, Stopping closes, and a
 // worker whose code does not watch Stopping exits once idle.
@@ -255,11 +269,11 @@ func (w *worker) disconnect() {
 	})
 }
 
-// exitWhenIdle exits once no accepted connection is open, or at the kill
-// timeout.
+// exitWhenIdle exits once no accepted connection is open and none is on
+// its way back to the primary, or at the kill timeout.
 func (w *worker) exitWhenIdle() {
 	deadline := time.Now().Add(w.killTimeout)
-	for w.open.Load() > 0 && time.Now().Before(deadline) {
+	for !w.idle() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	w.ch.Close()
