@@ -36,7 +36,12 @@ func openLocal(buffer int) (*embedded, error) {
 		b.Close()
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	s := newEmbedded(newLink(nc), buffer)
+	l, err := newLink(nc, false)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	s := newEmbedded(l, buffer)
 	s.local = b
 	return s, nil
 }

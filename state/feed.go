@@ -10,17 +10,21 @@ import (
 // read goroutine, a Redis connection) and its reader. Putting never
 // blocks: past max items the oldest is dropped, and the reader gets a
 // notice where items went missing. A goroutine (run) hands the items to
-// the reader's channel and closes it at the end.
+// the reader's channel and closes it at the end; an item put while the
+// reader waits on its channel, with nothing before it, goes to the reader
+// at once.
 type feed[T any] struct {
 	out    chan T
 	notice func(error) T // makes a notice item
 	max    int
 	wake   chan struct{}
 
-	mu    sync.Mutex
-	items []slot[T]
-	head  int
-	ended error // set by end: what is buffered is delivered, then a notice
+	mu     sync.Mutex
+	items  []slot[T]
+	head   int
+	ended  error // set by end: what is buffered is delivered, then a notice
+	busy   bool  // run holds an item it has not delivered yet
+	closed bool  // run has ended: out is closed
 }
 
 // slot is a buffered item, and what was lost just before it.
@@ -43,9 +47,17 @@ func (f *feed[T]) warn(cause error) { f.add(slot[T]{cause: cause}) }
 
 func (f *feed[T]) add(s slot[T]) {
 	f.mu.Lock()
-	if f.ended != nil {
+	if f.ended != nil || f.closed {
 		f.mu.Unlock()
 		return
+	}
+	if s.has && s.lost == 0 && s.cause == nil && f.head == len(f.items) && !f.busy {
+		select {
+		case f.out <- s.v: // the reader was waiting
+			f.mu.Unlock()
+			return
+		default:
+		}
 	}
 	if len(f.items)-f.head >= f.max {
 		f.dropOldest(&s)
@@ -102,19 +114,21 @@ func (f *feed[T]) signal() {
 func (f *feed[T]) take() (s slot[T], ok bool, ended error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.busy = false
 	if f.head == len(f.items) {
 		return s, false, f.ended
 	}
 	s = f.items[f.head]
 	f.items[f.head] = slot[T]{}
 	f.head++
+	f.busy = true
 	return s, true, nil
 }
 
 // run delivers to the reader until ctx is done or the feed ended, then
 // calls cleanup and closes the reader's channel.
 func (f *feed[T]) run(ctx context.Context, cleanup func()) {
-	defer close(f.out)
+	defer f.finish()
 	defer cleanup()
 	for ctx.Err() == nil {
 		s, ok, ended := f.take()
@@ -136,6 +150,14 @@ func (f *feed[T]) run(ctx context.Context, cleanup func()) {
 			return
 		}
 	}
+}
+
+// finish closes the reader's channel, once add can no longer send on it.
+func (f *feed[T]) finish() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	close(f.out)
 }
 
 func (f *feed[T]) send(ctx context.Context, v T) bool {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,4 +152,70 @@ func TestSlowSubscriberGetsANotice(t *testing.T) {
 		t.Fatalf("%d of %d messages and %d notices", got, n, notices)
 	}
 	t.Logf("%d of %d messages, %d notices", got, n, notices)
+}
+
+// TestLocalStoreUnderCancellation: concurrent calls, a third of them with
+// contexts that end while they wait (the one reading the socket for the
+// others among them), and a subscription fed meanwhile: every call
+// returns, what succeeded was applied, and the messages come in order.
+func TestLocalStoreUnderCancellation(t *testing.T) {
+	st := openLocal(t, "embedded://?buffer=100000")
+	ctx := context.Background()
+	msgs, err := st.Subscribe(ctx, "seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, calls = 8, 500
+	var wg sync.WaitGroup
+	var applied atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < calls; i++ {
+				cctx, cancel := ctx, context.CancelFunc(func() {})
+				if i%3 == 0 {
+					cctx, cancel = context.WithTimeout(ctx, time.Duration(i%7)*20*time.Microsecond)
+				}
+				if _, err := st.Incr(cctx, "n", 1); err == nil {
+					applied.Add(1)
+				} else if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("incr: %v", err)
+				}
+				cancel()
+				if err := st.Publish(ctx, "seq", []byte(strconv.Itoa(w*calls+i))); err != nil {
+					t.Errorf("publish: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	v, err := st.Get(ctx, "n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of %d increments succeeded", applied.Load(), workers*calls)
+	if n, _ := strconv.ParseInt(string(v), 10, 64); n < applied.Load() || n > workers*calls {
+		t.Fatalf("n is %d after %d successful increments of %d", n, applied.Load(), workers*calls)
+	}
+	last := make([]int, workers)
+	for i := range last {
+		last[i] = -1
+	}
+	for got := 0; got < workers*calls; got++ {
+		select {
+		case m := <-msgs:
+			if m.Err != nil {
+				t.Fatalf("notice %v", m.Err)
+			}
+			k, _ := strconv.Atoi(string(m.Payload))
+			if w, i := k/calls, k%calls; i <= last[w] {
+				t.Fatalf("message %d of publisher %d after %d", i, w, last[w])
+			} else {
+				last[w] = i
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%d of %d messages", got, workers*calls)
+		}
+	}
 }

@@ -135,5 +135,9 @@ func welcomed(m *ipc.Message) (*link, error) {
 		m.CloseHandle()
 		return nil, fmt.Errorf("state: the primary refused the embedded store: %w", err)
 	}
-	return newLink(nc), nil
+	l, err := newLink(nc, true)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	return l, nil
 }

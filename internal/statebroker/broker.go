@@ -4,10 +4,12 @@
 // over the statewire protocol (its workers).
 //
 // Each client has a socket of its own (Connect) and two goroutines: one
-// reads its requests, handles each under one short lock and writes the
-// replies; the other writes the pushes (published messages, watched
-// changes) queued for it in a bounded queue. A slow client never stalls
-// the broker or the other clients: its queue drops its oldest pushes.
+// reads its requests (waiting for them in poll(2) first: statewire.Sock),
+// handles each under one short lock and writes the replies, with the
+// pushes queued for the client meanwhile; the other writes the pushes
+// (published messages, watched changes) that other clients' requests and
+// expiry queue for it in a bounded queue. A slow client never stalls the
+// broker or the other clients: its queue drops its oldest pushes.
 package statebroker
 
 import (
@@ -85,6 +87,7 @@ type Broker struct {
 	chans   map[string]map[*sub]struct{}
 	watches map[string]map[*sub]struct{}
 	conns   map[*Conn]struct{}
+	touched []*Conn // the clients that got pushes since b.mu was taken
 }
 
 // New returns a running broker bounded by lim.

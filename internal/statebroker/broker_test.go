@@ -1,7 +1,6 @@
 package statebroker
 
 import (
-	"bufio"
 	"net"
 	"strconv"
 	"testing"
@@ -19,7 +18,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type client struct {
 	t      *testing.T
 	nc     net.Conn
-	br     *bufio.Reader
+	in     *statewire.Reader
 	id     uint64
 	pushes []statewire.Response
 }
@@ -31,7 +30,7 @@ func connect(t *testing.T, b *Broker) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &client{t: t, nc: nc, br: bufio.NewReader(nc)}
+	return &client{t: t, nc: nc, in: statewire.NewReader(nc, 4096)}
 }
 
 func (c *client) send(r statewire.Request) uint64 {
@@ -47,7 +46,7 @@ func (c *client) send(r statewire.Request) uint64 {
 func (c *client) next() statewire.Response {
 	c.t.Helper()
 	c.nc.SetReadDeadline(time.Now().Add(time.Minute))
-	body, err := statewire.ReadFrame(c.br, nil)
+	body, err := c.in.Next()
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -150,7 +149,7 @@ func TestSlowClientDropsOldest(t *testing.T) {
 	go func() {
 		for {
 			fast.nc.SetReadDeadline(time.Now().Add(time.Minute))
-			body, err := statewire.ReadFrame(fast.br, nil)
+			body, err := fast.in.Next()
 			var p statewire.Response
 			if err == nil {
 				err = statewire.ParseResponse(body, &p)
@@ -234,7 +233,7 @@ func TestBadRequests(t *testing.T) {
 	// A frame that does not parse ends the connection.
 	c.nc.Write([]byte{3, 0, 0, 0, 'g', 0xff, 0xff})
 	c.nc.SetReadDeadline(time.Now().Add(time.Minute))
-	if _, err := statewire.ReadFrame(c.br, nil); err == nil {
+	if _, err := c.in.Next(); err == nil {
 		t.Fatal("the connection survived a bad frame")
 	}
 }
@@ -246,7 +245,7 @@ func TestCloseEndsClients(t *testing.T) {
 	c.do(statewire.Request{Op: statewire.OpSub, Sub: 1, Chans: []string{"a"}})
 	b.Close()
 	c.nc.SetReadDeadline(time.Now().Add(time.Minute))
-	if _, err := statewire.ReadFrame(c.br, nil); err == nil {
+	if _, err := c.in.Next(); err == nil {
 		t.Fatal("a client survived Close")
 	}
 	if _, err := b.Connect(); err == nil {

@@ -1,15 +1,12 @@
 package statebroker
 
 import (
-	"bufio"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 
 	"github.com/herdhq/herd/internal/statewire"
-	"golang.org/x/sys/unix"
 )
 
 // writeChunk is how many bytes of frames one write carries at most.
@@ -17,21 +14,24 @@ const writeChunk = 256 << 10
 
 // Conn is one client of the broker, on a socket of its own: a goroutine
 // reads its requests and writes their replies (in batches: one write for
-// all the requests that arrived together), another writes the pushes
-// queued for it.
+// all the requests that arrived together, with the pushes queued for the
+// client meanwhile), another writes the pushes queued for it by the
+// requests of other clients and by expiry.
 type Conn struct {
 	b    *Broker
-	nc   net.Conn
+	nc   *statewire.Sock
 	wake chan struct{}
 	quit chan struct{} // closed once the reader ended
 
-	subs map[uint64]*sub // guarded by b.mu
-	gone bool            // guarded by b.mu: detached
+	subs    map[uint64]*sub // guarded by b.mu
+	gone    bool            // guarded by b.mu: detached
+	touched bool            // guarded by b.mu: in b.touched
 
 	qmu     sync.Mutex // guards the push queue; taken after b.mu
 	q       [][]byte
 	head    int
 	qBytes  int
+	writing bool // pushes taken from the queue are being written
 	dropped atomic.Uint64
 }
 
@@ -40,25 +40,21 @@ type Conn struct {
 // The client is removed, with its subscriptions, when the other end is
 // closed (or its process dies).
 func (b *Broker) Connect() (net.Conn, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	mine, theirs, err := statewire.Pair()
 	if err != nil {
-		return nil, fmt.Errorf("statebroker: socketpair: %w", err)
+		return nil, fmt.Errorf("statebroker: %w", err)
 	}
-	mine, err := fileConn(fds[0])
-	if err != nil {
-		unix.Close(fds[1])
-		return nil, err
-	}
-	theirs, err := fileConn(fds[1])
+	sock, err := statewire.NewSock(mine, false) // its client may be in this process
 	if err != nil {
 		mine.Close()
-		return nil, err
+		theirs.Close()
+		return nil, fmt.Errorf("statebroker: %w", err)
 	}
-	c := &Conn{b: b, nc: mine, wake: make(chan struct{}, 1), quit: make(chan struct{}), subs: map[uint64]*sub{}}
+	c := &Conn{b: b, nc: sock, wake: make(chan struct{}, 1), quit: make(chan struct{}), subs: map[uint64]*sub{}}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		mine.Close()
+		sock.Close()
 		theirs.Close()
 		return nil, fmt.Errorf("statebroker: closed")
 	}
@@ -69,31 +65,19 @@ func (b *Broker) Connect() (net.Conn, error) {
 	return theirs, nil
 }
 
-// fileConn makes a net.Conn of a socket descriptor, which it takes.
-func fileConn(fd int) (net.Conn, error) {
-	f := os.NewFile(uintptr(fd), "state")
-	defer f.Close()
-	c, err := net.FileConn(f)
-	if err != nil {
-		return nil, fmt.Errorf("statebroker: %w", err)
-	}
-	return c, nil
-}
-
 // read handles the client's requests until its socket closes or sends a
 // frame that does not parse.
 func (c *Conn) read() {
 	defer c.b.wg.Done()
 	defer c.detach()
-	br := bufio.NewReaderSize(c.nc, 64<<10)
-	var buf, out []byte
+	in := statewire.NewReader(c.nc, 64<<10)
+	var out []byte
 	var req statewire.Request
 	for {
-		body, err := statewire.ReadFrame(br, buf)
+		body, err := in.Next()
 		if err != nil {
 			return
 		}
-		buf = body
 		req = statewire.Request{}
 		if statewire.ParseRequest(body, &req) != nil {
 			return
@@ -101,13 +85,19 @@ func (c *Conn) read() {
 		resp := c.b.do(c, &req)
 		resp.ID = req.ID
 		out = statewire.AppendReply(out, resp)
-		if br.Buffered() == 0 || len(out) >= writeChunk {
+		if in.Buffered() == 0 || len(out) >= writeChunk {
+			batch := c.take()
+			for _, f := range batch {
+				out = append(out, f...)
+			}
 			if _, err := c.nc.Write(out); err != nil {
 				return
 			}
+			if batch != nil {
+				c.taken()
+			}
 			out = reuse(out)
 		}
-		buf = reuse(buf)
 	}
 }
 
@@ -145,6 +135,7 @@ func (c *Conn) write() {
 				return
 			}
 			buf = reuse(buf)
+			c.taken()
 		}
 	}
 }
@@ -157,17 +148,44 @@ func (c *Conn) flush(buf []byte) bool {
 	return true
 }
 
-// take empties the push queue.
+// take empties the push queue, to write what it held, unless pushes
+// taken before are still being written (pushes go out in order); taken
+// ends the write.
 func (c *Conn) take() [][]byte {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
+	if c.writing || c.head == len(c.q) {
+		return nil
+	}
 	batch := c.q[c.head:]
 	c.q, c.head, c.qBytes = nil, 0, 0
+	c.writing = true
 	return batch
 }
 
-// enqueue queues a push, dropping the oldest waiting pushes when the
-// queue is over its limits.
+// taken follows a take whose pushes were written; the writer goroutine
+// is told of what was queued meanwhile.
+func (c *Conn) taken() {
+	c.qmu.Lock()
+	c.writing = false
+	more := c.head < len(c.q)
+	c.qmu.Unlock()
+	if more {
+		c.kick()
+	}
+}
+
+// kick wakes the writer goroutine.
+func (c *Conn) kick() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue queues a push (b.mu is held), dropping the oldest waiting
+// pushes when the queue is over its limits. The client is noted in
+// b.touched, for its writer to be woken when b.mu is released.
 func (c *Conn) enqueue(frame []byte) {
 	lim := &c.b.lim
 	c.qmu.Lock()
@@ -180,9 +198,9 @@ func (c *Conn) enqueue(frame []byte) {
 	c.q = append(c.q, frame)
 	c.qBytes += len(frame)
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if !c.touched {
+		c.touched = true
+		c.b.touched = append(c.b.touched, c)
 	}
 }
 

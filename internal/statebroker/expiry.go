@@ -69,7 +69,7 @@ func (b *Broker) arm() {
 // expireDue removes the entries whose time has come.
 func (b *Broker) expireDue() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock(nil)
 	if b.closed {
 		return
 	}

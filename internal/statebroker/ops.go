@@ -21,7 +21,7 @@ func (b *Broker) do(c *Conn, r *statewire.Request) *statewire.Response {
 		body = statewire.PushBody(statewire.TypeMessage, 0, r.Key, r.Val) // encoded before the lock
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock(c)
 	if b.closed || c.gone {
 		return fail(statewire.CodeClosed, "the store is closed")
 	}
@@ -53,6 +53,25 @@ func (b *Broker) do(c *Conn, r *statewire.Request) *statewire.Response {
 		}
 	}
 	return ok()
+}
+
+// unlock releases b.mu after a request of c (nil: after expiry), waking
+// the writers of the clients that got pushes. c's own pushes are left to
+// its reader, which writes them with its replies; when it woke writers,
+// it lets them run before it waits for its next request.
+func (b *Broker) unlock(c *Conn) {
+	for _, t := range b.touched {
+		t.touched = false
+		if t != c {
+			t.kick()
+			if c != nil {
+				c.nc.Yield()
+			}
+		}
+	}
+	clear(b.touched)
+	b.touched = b.touched[:0]
+	b.mu.Unlock()
 }
 
 // check validates a request before it takes the lock.

@@ -1,7 +1,6 @@
 package statewire
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -111,28 +110,82 @@ func AppendPush(dst []byte, sub, seq uint64, body []byte) []byte {
 	return end(dst, start)
 }
 
-// ReadFrame reads one frame's body (type byte and fields) into buf,
-// growing it as needed, and returns it.
-func ReadFrame(br *bufio.Reader, buf []byte) ([]byte, error) {
-	var head [4]byte
-	if _, err := io.ReadFull(br, head[:]); err != nil {
-		return buf, err
+// Reader reads frames from a stream, through a buffer of its own. A
+// read that fails (an interrupted one, say) loses nothing: the next call
+// to Next resumes where it stopped.
+type Reader struct {
+	rd   io.Reader
+	size int    // the buffer's usual size
+	buf  []byte // buf[r:w] is read but not yet returned
+	r, w int
+}
+
+// NewReader returns a Reader of rd with a buffer of size bytes, which
+// grows for a larger frame.
+func NewReader(rd io.Reader, size int) *Reader {
+	return &Reader{rd: rd, size: size, buf: make([]byte, size)}
+}
+
+// Buffered is how many bytes were read and not yet returned by Next.
+func (fr *Reader) Buffered() int { return fr.w - fr.r }
+
+// Ready reports whether Next would return without reading: a whole frame
+// (or a bad length) is buffered.
+func (fr *Reader) Ready() bool {
+	if fr.w-fr.r < 4 {
+		return false
 	}
-	n := binary.LittleEndian.Uint32(head[:])
-	if n == 0 || n > MaxFrame {
-		return buf, fmt.Errorf("%w: length %d", ErrFrame, n)
-	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(br, buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	n := binary.LittleEndian.Uint32(fr.buf[fr.r:])
+	return n == 0 || n > MaxFrame || fr.w-fr.r-4 >= int(n)
+}
+
+// Next returns the next frame's body (its type byte and fields), reading
+// as needed. The body is valid until the next call.
+func (fr *Reader) Next() ([]byte, error) {
+	if fr.r == fr.w {
+		fr.r, fr.w = 0, 0
+		if len(fr.buf) > fr.size {
+			fr.buf = make([]byte, fr.size) // a large frame grew it
 		}
-		return buf, err
 	}
-	return buf, nil
+	for {
+		need := 4
+		if fr.w-fr.r >= 4 {
+			n := binary.LittleEndian.Uint32(fr.buf[fr.r:])
+			if n == 0 || n > MaxFrame {
+				return nil, fmt.Errorf("%w: length %d", ErrFrame, n)
+			}
+			if end := fr.r + 4 + int(n); end <= fr.w {
+				body := fr.buf[fr.r+4 : end]
+				fr.r = end
+				return body, nil
+			}
+			need += int(n)
+		}
+		fr.room(need)
+		m, err := fr.rd.Read(fr.buf[fr.w:])
+		fr.w += m
+		if err != nil && m == 0 {
+			if err == io.EOF && fr.w > fr.r {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+}
+
+// room makes the buffer hold need bytes from the unread ones on, moving
+// them to its start or growing it.
+func (fr *Reader) room(need int) {
+	if fr.r+need <= len(fr.buf) {
+		return
+	}
+	buf := fr.buf
+	if need > len(buf) {
+		buf = make([]byte, need)
+	}
+	fr.w = copy(buf, fr.buf[fr.r:fr.w])
+	fr.r, fr.buf = 0, buf
 }
 
 // parser reads fields; the first failure sticks.

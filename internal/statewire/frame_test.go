@@ -1,8 +1,9 @@
 package statewire
 
 import (
-	"bufio"
 	"bytes"
+	"errors"
+	"io"
 	"reflect"
 	"testing"
 )
@@ -17,7 +18,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		{Op: OpSub, ID: 6, Sub: 9, Chans: []string{"a", "", "c"}},
 	} {
 		frame := AppendRequest([]byte("junk"), &r)[4:]
-		body, err := ReadFrame(bufio.NewReader(bytes.NewReader(frame)), nil)
+		body, err := NewReader(bytes.NewReader(frame), 16).Next()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,9 +59,90 @@ func TestBadFrames(t *testing.T) {
 		t.Fatal("a request with a trailing byte parsed")
 	}
 	for _, head := range [][]byte{{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}} {
-		if _, err := ReadFrame(bufio.NewReader(bytes.NewReader(head)), nil); err == nil {
+		if _, err := NewReader(bytes.NewReader(head), 16).Next(); err == nil {
 			t.Fatalf("length %v accepted", head)
 		}
+	}
+}
+
+// trickle hands out its bytes a few at a time, failing every other read
+// with errAgain, as a socket past its read deadline does.
+type trickle struct {
+	b    []byte
+	fail bool
+}
+
+var errAgain = errors.New("again")
+
+func (t *trickle) Read(p []byte) (int, error) {
+	if t.fail = !t.fail; t.fail {
+		return 0, errAgain
+	}
+	if len(t.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 3)], t.b)
+	t.b = t.b[n:]
+	return n, nil
+}
+
+// TestReaderResumes: frames cut anywhere by reads, and reads that fail
+// in the middle of a frame, come out whole; a frame larger than the
+// buffer grows it.
+func TestReaderResumes(t *testing.T) {
+	var stream []byte
+	var want []Request
+	for i := range 20 {
+		r := Request{Op: OpSet, ID: uint64(i + 1), Key: "k", Val: bytes.Repeat([]byte{byte(i)}, i*i)}
+		stream = AppendRequest(stream, &r)
+		want = append(want, r)
+	}
+	fr := NewReader(&trickle{b: stream}, 16)
+	for _, w := range want {
+		var body []byte
+		var err error
+		for body, err = fr.Next(); errors.Is(err, errAgain); body, err = fr.Next() {
+		}
+		var got Request
+		if err == nil {
+			err = ParseRequest(body, &got)
+		}
+		if err != nil || got.ID != w.ID || !bytes.Equal(got.Val, w.Val) {
+			t.Fatalf("frame %d came back as %+v (%v)", w.ID, got, err)
+		}
+	}
+	err := errAgain
+	for errors.Is(err, errAgain) {
+		_, err = fr.Next()
+	}
+	if err != io.EOF || fr.Buffered() != 0 {
+		t.Fatalf("at the end: %v, %d bytes buffered", err, fr.Buffered())
+	}
+	fr = NewReader(&trickle{b: stream[:len(stream)-1]}, 16)
+	for err = nil; err == nil || errors.Is(err, errAgain); _, err = fr.Next() {
+	}
+	if err != io.ErrUnexpectedEOF {
+		t.Fatalf("a stream cut in a frame: %v", err)
+	}
+}
+
+// TestReaderReady: Ready tells whether a whole frame is buffered.
+func TestReaderReady(t *testing.T) {
+	two := AppendRequest(AppendRequest(nil, &Request{Op: OpGet, ID: 1, Key: "a"}), &Request{Op: OpGet, ID: 2, Key: "b"})
+	fr := NewReader(bytes.NewReader(two[:len(two)-1]), 1024)
+	if fr.Ready() {
+		t.Fatal("ready before any read")
+	}
+	if _, err := fr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if fr.Ready() || fr.Buffered() == 0 {
+		t.Fatalf("ready with part of a frame (%d bytes) buffered", fr.Buffered())
+	}
+	fr = NewReader(bytes.NewReader(two), 1024)
+	fr.Next()
+	if !fr.Ready() {
+		t.Fatal("not ready with a whole frame buffered")
 	}
 }
 
