@@ -17,6 +17,7 @@ type runOptions struct {
 	MaxRestarts   int
 	RestartWindow time.Duration
 	KillTimeout   time.Duration
+	IdleGrace     time.Duration
 	ReadyTimeout  time.Duration
 	Control       string
 	Name          string
@@ -37,6 +38,8 @@ func (o *runOptions) addRunFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MaxRestarts, "max-restarts", cluster.DefaultMaxRestarts, "give up after more than `N` unexpected exits within --restart-window (-1: never)")
 	fs.DurationVar(&o.RestartWindow, "restart-window", cluster.DefaultRestartWindow, "the sliding `WINDOW` of --max-restarts")
 	fs.DurationVar(&o.KillTimeout, "kill-timeout", cluster.DefaultKillTimeout, "how long (`DURATION`) a stopping worker may drain before SIGKILL")
+	fs.DurationVar(&o.IdleGrace, "idle-grace", cluster.DefaultIdleGrace,
+		"how long (`DURATION`) a stopping worker keeps a keep-alive connection that sends no request; each request it still gets is answered with Connection: close (0: close idle connections at once, and no preload in Node workers)")
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", cluster.DefaultReadyTimeout, "how long (`DURATION`) a new worker may take to become ready before it is killed")
 	o.addControlFlags(fs)
 	fs.StringVarP(&o.Config, "config", "c", "", "read settings from a YAML `FILE` (same keys as the flags; flags win)")
@@ -73,6 +76,8 @@ func (o *runOptions) validate() error {
 		return usagef("--restart-window must be positive, got %s", o.RestartWindow)
 	case o.KillTimeout <= 0:
 		return usagef("--kill-timeout must be positive, got %s", o.KillTimeout)
+	case o.IdleGrace < 0:
+		return usagef("--idle-grace must be 0 or more, got %s", o.IdleGrace)
 	case o.ReadyTimeout <= 0:
 		return usagef("--ready-timeout must be positive, got %s", o.ReadyTimeout)
 	case o.LogFormat != "text" && o.LogFormat != "json":
@@ -105,9 +110,13 @@ func (o *runOptions) clusterConfig(listens []listenAddr) cluster.Config {
 		MaxRestarts:   o.MaxRestarts,
 		RestartWindow: o.RestartWindow,
 		KillTimeout:   o.KillTimeout,
+		IdleGrace:     o.IdleGrace,
 		ReadyTimeout:  o.ReadyTimeout,
 		Readiness:     cluster.ReadyOnListen,
 		Node:          len(o.Command) > 0 && cluster.IsNodeProgram(o.Command[0]),
+	}
+	if o.IdleGrace == 0 {
+		cfg.IdleGrace = -1 // at once
 	}
 	for _, l := range listens {
 		cfg.Listen = append(cfg.Listen, l.addr)

@@ -63,6 +63,7 @@ const (
 	DefaultBackoffMax    = 5 * time.Second
 	DefaultKillTimeout   = 10 * time.Second
 	DefaultReadyTimeout  = 30 * time.Second
+	DefaultIdleGrace     = time.Second
 )
 
 // Config says how to run a cluster. The zero value runs one worker per CPU
@@ -105,6 +106,18 @@ type Config struct {
 	// something else (npm start, a shell script). Without it, a worker is a
 	// Node worker when its program is node or nodejs (IsNodeProgram).
 	Node bool
+	// IdleGrace is how long a draining worker (a reload, a stop, a
+	// scale-down, Leave) keeps a keep-alive connection that sends no
+	// request open. From the disconnect on, every answer says "Connection:
+	// close" (the client reconnects, to a worker that stays), so only
+	// connections idle for the whole grace are closed: closing them at
+	// once, as Go's http.Server.Shutdown and Node's server.close() do,
+	// fails a request a client is sending on one just then. Go workers get
+	// it through Serve; Node workers' HTTP and HTTPS servers through a
+	// preload the cluster writes to the temporary directory and adds to
+	// their NODE_OPTIONS (--require). 0 means DefaultIdleGrace; a negative
+	// value closes idle connections at once and adds no preload.
+	IdleGrace time.Duration
 	// Command returns the command for a new worker. nil runs this same
 	// executable with the same arguments, its output going to this
 	// process's stdout and stderr. The cluster sets the channel, the
@@ -175,6 +188,9 @@ func (c Config) withDefaults() Config {
 	c.BackoffMax = orDefault(c.BackoffMax, DefaultBackoffMax)
 	c.KillTimeout = orDefault(c.KillTimeout, DefaultKillTimeout)
 	c.ReadyTimeout = orDefault(c.ReadyTimeout, DefaultReadyTimeout)
+	if c.IdleGrace == 0 {
+		c.IdleGrace = DefaultIdleGrace
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -108,65 +109,95 @@ func (e primaryError) Error() string        { return e.msg }
 func (e primaryError) Is(target error) bool { return e.errno != 0 && target == e.errno }
 
 // Serve runs srv on l until the worker must stop, then drains srv within
-// the kill timeout: keep-alive is switched off (idle connections close),
-// every request already accepted is answered, then srv is shut down. It
+// the kill timeout: it stops accepting, answers every request already
+// accepted, answers each later request on a keep-alive connection with
+// "Connection: close" (the client reconnects, to another worker), closes
+// the connections still idle after IdleGrace, and shuts srv down. It
 // returns nil after a graceful stop. Outside a cluster it stops on SIGINT
-// or SIGTERM.
+// or SIGTERM. Serve sets srv's Handler and ConnState to wrappers that call
+// the ones srv had.
 //
 // It drains before calling srv.Shutdown because Shutdown drops a request
-// read from a connection accepted just before it was called.
+// read from a connection accepted just before it was called, and closes
+// idle keep-alive connections at once, failing a request a client is
+// sending on one at that moment.
 func Serve(srv *http.Server, l net.Listener) error {
 	stop := Stopping()
-	busy := countBusy(srv)
+	conns := trackConns(srv)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
 	case err := <-errc:
 		select {
 		case <-stop:
-			return drain(srv, l, busy, nil)
+			return drain(srv, l, conns, nil)
 		default:
 			return err
 		}
 	case <-stop:
-		return drain(srv, l, busy, errc)
+		return drain(srv, l, conns, errc)
 	}
 }
 
-// busyConns counts an http.Server's connections that are new or active:
-// those that may still have a request to answer.
-type busyConns struct {
-	mu    sync.Mutex
-	state map[net.Conn]http.ConnState
+// connStates follows an http.Server's open connections, and tells its
+// handler to close each one after its answer once draining.
+type connStates struct {
+	draining atomic.Bool
+	mu       sync.Mutex
+	state    map[net.Conn]http.ConnState
 }
 
-// countBusy wraps srv.ConnState (calling the user's hook too).
-func countBusy(srv *http.Server) *busyConns {
-	b := &busyConns{state: map[net.Conn]http.ConnState{}}
+// trackConns wraps srv.ConnState and srv.Handler (calling the user's).
+func trackConns(srv *http.Server) *connStates {
+	cs := &connStates{state: map[net.Conn]http.ConnState{}}
 	user := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
-		b.set(c, st)
+		cs.set(c, st)
 		if user != nil {
 			user(c, st)
 		}
 	}
-	return b
+	h := srv.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	srv.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if cs.draining.Load() {
+			rw.Header().Set("Connection", "close") // HTTP/2: a GOAWAY
+		}
+		h.ServeHTTP(rw, r)
+	})
+	return cs
 }
 
-func (b *busyConns) set(c net.Conn, st http.ConnState) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if st == http.StateNew || st == http.StateActive {
-		b.state[c] = st
+func (cs *connStates) set(c net.Conn, st http.ConnState) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if st == http.StateClosed || st == http.StateHijacked {
+		delete(cs.state, c)
 	} else {
-		delete(b.state, c)
+		cs.state[c] = st
 	}
 }
 
-func (b *busyConns) count() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.state)
+// counts returns the open connections and those new or active: the ones
+// that may still have a request to answer.
+func (cs *connStates) counts() (open, busy int) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, st := range cs.state {
+		if st == http.StateNew || st == http.StateActive {
+			busy++
+		}
+	}
+	return len(cs.state), busy
+}
+
+// drained reports whether nothing is left to wait for: no connection
+// open, or (once the idle grace is over) none busy.
+func (cs *connStates) drained(graceOver bool) bool {
+	open, busy := cs.counts()
+	return !handingBack() && (open == 0 || (graceOver && busy == 0))
 }
 
 // handingBack reports whether this worker has connections on their way
@@ -178,17 +209,19 @@ func handingBack() bool {
 }
 
 // drain stops accepting, waits for Serve to return (so that every accepted
-// connection is counted) and for busy connections, then shuts down.
-func drain(srv *http.Server, l net.Listener, busy *busyConns, errc chan error) error {
+// connection is counted), for busy connections and for the idle grace,
+// then shuts down.
+func drain(srv *http.Server, l net.Listener, conns *connStates, errc chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), KillTimeout()*9/10)
 	defer cancel()
-	srv.SetKeepAlivesEnabled(false)
+	conns.draining.Store(true)
 	l.Close()
 	var serr error
 	if errc != nil {
 		serr = <-errc
 	}
-	for (busy.count() > 0 || handingBack()) && ctx.Err() == nil {
+	graceEnd := time.Now().Add(IdleGrace())
+	for ctx.Err() == nil && !conns.drained(!time.Now().Before(graceEnd)) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	err := srv.Shutdown(ctx)

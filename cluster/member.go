@@ -146,7 +146,8 @@ func (p *Primary) command(m *member) *proc.Cmd {
 	if c.Env == nil {
 		c.Env = os.Environ()
 	}
-	c.Env = append(c.Env, EnvWorkerID+"="+strconv.Itoa(id), EnvKillTimeout+"="+p.cfg.KillTimeout.String())
+	c.Env = append(c.Env, EnvWorkerID+"="+strconv.Itoa(id), EnvKillTimeout+"="+p.cfg.KillTimeout.String(),
+		EnvIdleGrace+"="+strconv.FormatInt(max(p.cfg.IdleGrace, 0).Milliseconds(), 10))
 	c.Setpgid = true
 	c.Pdeathsig = syscall.SIGKILL
 	c.Env = p.healthEnv(c.Env)

@@ -32,7 +32,7 @@ func (p *Primary) isNode(c *proc.Cmd) bool {
 }
 
 // nodeCommand makes a Node worker's command a Node cluster worker's:
-// NODE_UNIQUE_ID set, and the answers to newconn taken on the channel's
+// NODE_UNIQUE_ID set, herd's preload in NODE_OPTIONS, and the answers to newconn taken on the channel's
 // read goroutine. Other workers never get NODE_UNIQUE_ID: a Node program
 // they start would inherit it without a channel and silently exit 0.
 func (p *Primary) nodeCommand(m *member, c *proc.Cmd) {
@@ -43,6 +43,7 @@ func (p *Primary) nodeCommand(m *member, c *proc.Cmd) {
 	w := newNodeWorker(m)
 	m.node = w
 	c.Env = append(c.Env, envNodeUniqueID+"="+strconv.Itoa(m.id))
+	c.Env = p.preloadEnv(c.Env)
 	post := c.ChannelOptions.Internal
 	c.ChannelOptions.Internal = func(im *ipc.Message) {
 		if !w.answered(im) {

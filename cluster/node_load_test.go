@@ -82,9 +82,11 @@ func openTCPConns() map[string]string {
 	return out
 }
 
-// A rolling reload of Node workers under load fails no request: an old
-// worker gets no connection once its replacement is ready, then the
-// disconnect, and exits once its servers have closed.
+// A rolling reload of Node workers under load fails no request, on new
+// connections or keep-alive ones: an old worker gets no connection once
+// its replacement is ready, then the disconnect, answers the requests
+// that follow with "Connection: close" (herd's preload), and exits once
+// its servers have closed.
 func TestNodeRollingReloadLosesNothing(t *testing.T) {
 	for _, pol := range []cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.Shared, cluster.ReusePort} {
 		t.Run(pol.String(), func(t *testing.T) {
@@ -93,6 +95,7 @@ func TestNodeRollingReloadLosesNothing(t *testing.T) {
 			h.waitReady(2)
 			before := h.pids()
 			l := startLoad("http://" + h.local() + "/")
+			ka := startKeepAliveLoad(h.local())
 			time.Sleep(300 * time.Millisecond)
 			if err := h.p.Reload(); err != nil {
 				t.Fatal(err)
@@ -101,6 +104,7 @@ func TestNodeRollingReloadLosesNothing(t *testing.T) {
 			eventually(t, "old workers to exit", func() bool { return h.count(cluster.EventExit) == 2 })
 			time.Sleep(300 * time.Millisecond)
 			l.finish(t)
+			ka.finish(t)
 			for pid := range h.pids() {
 				if before[pid] {
 					t.Fatalf("worker %s survived the reload", pid)

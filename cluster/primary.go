@@ -43,6 +43,7 @@ type Primary struct {
 
 	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
 	nodeData    nodeDataMap // Node workers' queryServer data by handle key
+	preload     nodePreload // the Node workers' preload file
 
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
 
@@ -102,6 +103,7 @@ func (p *Primary) Run(ctx context.Context) error {
 		return err
 	}
 	defer p.closeListenFiles()
+	defer p.preload.remove()
 	p.state = p.openState()
 	defer p.state.Close()
 	sigs := p.signals()

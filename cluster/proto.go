@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -11,9 +12,10 @@ const cmdHerd = "NODE_HERD"
 
 // The environment a worker is started with.
 const (
-	EnvWorkerID    = "HERD_WORKER_ID"    // the worker's id, from 1
-	EnvKillTimeout = "HERD_KILL_TIMEOUT" // how long the worker may drain, as a Go duration
-	EnvHeartbeat   = "HERD_HEARTBEAT"    // how often to send heartbeats, as a Go duration; unset: never
+	EnvWorkerID    = "HERD_WORKER_ID"     // the worker's id, from 1
+	EnvKillTimeout = "HERD_KILL_TIMEOUT"  // how long the worker may drain, as a Go duration
+	EnvHeartbeat   = "HERD_HEARTBEAT"     // how often to send heartbeats, as a Go duration; unset: never
+	EnvIdleGrace   = "HERD_IDLE_GRACE_MS" // how long a draining worker keeps idle keep-alive connections, in milliseconds
 )
 
 // The acts of herd's protocol.
@@ -65,6 +67,14 @@ const (
 func killTimeoutFromEnv(v string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(v); err == nil && d > 0 {
 		return d
+	}
+	return def
+}
+
+// idleGraceFromEnv reads EnvIdleGrace, or returns def.
+func idleGraceFromEnv(v string, def time.Duration) time.Duration {
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms >= 0 {
+		return time.Duration(ms) * time.Millisecond
 	}
 	return def
 }

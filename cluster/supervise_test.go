@@ -96,23 +96,35 @@ type load struct {
 }
 
 func startLoad(url string) *load {
+	return runLoad(func(l *load) (func(), func()) { return func() { l.one(url) }, func() {} })
+}
+
+// runLoad runs 4 clients until stop is closed (or 60 s pass); client
+// returns one client's next request and its clean-up.
+func runLoad(client func(l *load) (next, end func())) *load {
 	l := &load{stop: make(chan struct{})}
 	deadline := time.Now().Add(60 * time.Second)
 	for i := 0; i < 4; i++ {
+		next, end := client(l)
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			for time.Now().Before(deadline) {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				l.one(url)
+			defer end()
+			for time.Now().Before(deadline) && !l.stopped() {
+				next()
 			}
 		}()
 	}
 	return l
+}
+
+func (l *load) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func (l *load) one(url string) {
@@ -147,6 +159,7 @@ func TestRollingReloadLosesNothing(t *testing.T) {
 			h.waitReady(2)
 			before := h.workers()
 			l := startLoad(h.url())
+			ka := startKeepAliveLoad(strings.TrimSuffix(strings.TrimPrefix(h.url(), "http://"), "/"))
 			time.Sleep(200 * time.Millisecond)
 			if err := h.p.Reload(); err != nil {
 				t.Fatal(err)
@@ -155,6 +168,7 @@ func TestRollingReloadLosesNothing(t *testing.T) {
 			eventually(t, "old workers to exit", func() bool { return h.count(cluster.EventExit) == 2 })
 			time.Sleep(200 * time.Millisecond)
 			l.finish(t)
+			ka.finish(t)
 			for _, w := range h.workers() {
 				for _, b := range before {
 					if w.Pid == b.Pid {

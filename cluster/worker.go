@@ -23,6 +23,7 @@ type worker struct {
 	id          int
 	ch          *ipc.Channel
 	killTimeout time.Duration
+	idleGrace   time.Duration
 	seq         atomic.Int64
 
 	mu        sync.Mutex
@@ -54,8 +55,10 @@ func initWorker() (*worker, error) {
 	os.Unsetenv(EnvWorkerID)
 	kt := killTimeoutFromEnv(os.Getenv(EnvKillTimeout), DefaultKillTimeout)
 	os.Unsetenv(EnvKillTimeout)
+	ig := idleGraceFromEnv(os.Getenv(EnvIdleGrace), DefaultIdleGrace)
+	os.Unsetenv(EnvIdleGrace)
 	id, _ := strconv.Atoi(v)
-	w := &worker{id: id, killTimeout: kt, waiting: map[int64]chan *ipc.Message{},
+	w := &worker{id: id, killTimeout: kt, idleGrace: ig, waiting: map[int64]chan *ipc.Message{},
 		listeners: map[string]*rrListener{}, stopping: make(chan struct{})}
 	ch, err := ipc.Inherited(&ipc.Options{Internal: w.internal})
 	if err != nil {
@@ -160,6 +163,16 @@ func KillTimeout() time.Duration {
 		return w.killTimeout
 	}
 	return DefaultKillTimeout
+}
+
+// IdleGrace is how long this worker, draining, keeps keep-alive
+// connections that send no request open (Config.IdleGrace;
+// DefaultIdleGrace outside a cluster).
+func IdleGrace() time.Duration {
+	if w, _ := self(); w != nil {
+		return w.idleGrace
+	}
+	return DefaultIdleGrace
 }
 
 // watchPrimary exits the process when the channel to the primary is lost

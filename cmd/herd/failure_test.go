@@ -51,6 +51,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--listen", "sctp://127.0.0.1:1", "--", "true"}, "unknown network"},
 		{[]string{"run", "--log-format", "xml", "--", "true"}, "--log-format"},
 		{[]string{"run", "--max-restarts", "0", "--", "true"}, "--max-restarts"},
+		{[]string{"run", "--idle-grace", "-1s", "--", "true"}, "--idle-grace"},
 		{[]string{"run"}, "no command to run"},
 		{[]string{"run", "--", "/nonexistent/program"}, "/nonexistent/program"},
 		{[]string{"run", "-c", filepath.Join(dir, "missing.yaml"), "--", "true"}, "missing.yaml"},
