@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/ipc"
 )
 
 // logEvent logs one of the cluster's events with herd's logger.
@@ -54,4 +56,24 @@ func eventAttrs(e cluster.Event) []slog.Attr {
 		a = append(a, slog.String("err", e.Err.Error()))
 	}
 	return a
+}
+
+// maxLoggedMessage bounds the part of a worker's message herd logs.
+const maxLoggedMessage = 4096
+
+// logMessage logs a message a worker sent its primary (Node's
+// process.send, the Go library's Channel().Send), and closes the handle
+// that came with it: the CLI has no use for one.
+func logMessage(log *slog.Logger, w cluster.WorkerInfo, m *ipc.Message) {
+	a := []slog.Attr{slog.Int("worker", w.ID), slog.Int("pid", w.Pid)}
+	if data := string(m.Data); len(data) > maxLoggedMessage {
+		a = append(a, slog.String("data", strings.ToValidUTF8(data[:maxLoggedMessage], "")+"…"), slog.Int("bytes", len(data)))
+	} else {
+		a = append(a, slog.String("data", data))
+	}
+	if m.Handle != nil {
+		a = append(a, slog.String("handle", m.HandleType+" (closed)"))
+		m.CloseHandle()
+	}
+	log.LogAttrs(context.Background(), slog.LevelInfo, "message", a...)
 }

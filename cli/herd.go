@@ -88,7 +88,7 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 	removeStaleUnix(h.listens)
 	h.env = h.workerEnv()
 	cfg := o.clusterConfig(h.listens)
-	cfg.Command, cfg.OnEvent = h.command, h.onEvent
+	cfg.Command, cfg.OnEvent, cfg.OnMessage = h.command, h.onEvent, h.onMessage
 	h.p = cluster.New(cfg)
 	h.ready = newReadiness(func(id int) { h.p.MarkReady(id) }, min(startGrace, o.ReadyTimeout/2))
 	if err := h.listenMetrics(); err != nil {

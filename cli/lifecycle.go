@@ -6,6 +6,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/ipc"
 )
 
 // onEvent is the cluster's Config.OnEvent. It runs on the cluster's
@@ -35,6 +36,10 @@ func (h *herd) onEvent(e cluster.Event) {
 		sdNotify(daemon.SdNotifyStopping)
 	}
 }
+
+// onMessage is the cluster's Config.OnMessage: herd logs what workers
+// send it.
+func (h *herd) onMessage(w cluster.WorkerInfo, m *ipc.Message) { logMessage(h.log, w, m) }
 
 // workerReady tells systemd (Type=notify) that herd is ready, and calls
 // onUp, once the first workers are all ready.

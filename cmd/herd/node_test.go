@@ -1,20 +1,24 @@
 package main_test
 
 import (
+	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/herdhq/herd/internal/testutil"
 )
 
-// nodeApp is an unmodified Node app: it only listens on PORT.
+// nodeApp is an unmodified Node app: it listens on PORT, and says so to
+// its primary with process.send.
 const nodeApp = `
 const http = require('http');
-http.createServer((req, res) => res.end('node ' + process.pid + '\n')).listen(+process.env.PORT);
+http.createServer((req, res) => res.end('node ' + process.pid + '\n'))
+  .listen(+process.env.PORT, () => process.send({up: process.pid}));
 `
 
 // TestNodeApp runs "herd run -n 2 -- node app.js" as a Node user would:
@@ -37,6 +41,13 @@ func TestNodeApp(t *testing.T) {
 	}
 	if len(seen) != 2 || !samePids(seen, pidsOf(st)) {
 		t.Fatalf("answered by %v, workers are %v", seen, pidsOf(st))
+	}
+	for pid := range seen { // process.send reaches herd's log
+		want := "msg=message worker="
+		want2 := fmt.Sprintf(`pid=%d data="{\"up\":%d}"`, pid, pid)
+		if !stderrHas(h, want, want2) {
+			t.Fatalf("herd's log has no line with %s…%s:\n%s", want, want2, h.stderr)
+		}
 	}
 	for pid := range seen {
 		syscall.Kill(pid, syscall.SIGKILL)
@@ -77,4 +88,17 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
+}
+
+// stderrHas reports whether a line herd writes on stderr soon has both
+// parts.
+func stderrHas(h *herdRun, part1, part2 string) bool {
+	for deadline := time.Now().Add(liveness); time.Now().Before(deadline); time.Sleep(pollEvery) {
+		for _, line := range strings.Split(h.stderr.String(), "\n") {
+			if strings.Contains(line, part1) && strings.Contains(line, part2) {
+				return true
+			}
+		}
+	}
+	return false
 }
