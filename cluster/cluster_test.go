@@ -173,16 +173,23 @@ var noKeepAlive = &http.Client{Transport: &http.Transport{DisableKeepAlives: tru
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := noKeepAlive.Get(url)
+	body, err := tryGet(url)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return body
+}
+
+// tryGet is get for goroutines other than the test's, which must not
+// call t.Fatal.
+func tryGet(url string) (string, error) {
+	resp, err := noKeepAlive.Get(url)
+	if err != nil {
+		return "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return string(b), err
 }
 
 func TestRoundRobinSpreads(t *testing.T) {
