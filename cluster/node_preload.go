@@ -5,21 +5,27 @@ package cluster
 // them: see node_preload.js.
 
 import (
+	"bytes"
+	"crypto/sha256"
 	_ "embed"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
 //go:embed node_preload.js
 var nodePreloadJS []byte
 
-// nodePreload is the preload's file: written in the temporary directory
-// when a Node worker first needs it, written again if it went missing (a
-// cleaner of /tmp, say), removed when Run returns. It is owned by the
-// primary's loop.
+// nodePreload is the preload's file, owned by the primary's loop. It is
+// written once per herd version into the user's cache directory
+// ($XDG_CACHE_HOME/herd or ~/.cache/herd), named by its content, and left
+// there, so that nothing is left behind however herd ends. Without a cache
+// directory it goes to the temporary directory and is removed when Run
+// returns. Either is written again if it went missing.
 type nodePreload struct {
 	path string
+	temp bool // in the temporary directory: remove at the end
 }
 
 // file returns the preload's path, writing the file if it is missing.
@@ -29,29 +35,69 @@ func (n *nodePreload) file() (string, error) {
 			return n.path, nil
 		}
 	}
+	n.remove()
+	if dir, err := os.UserCacheDir(); err == nil {
+		if path, err := writePreload(filepath.Join(dir, "herd")); err == nil {
+			n.path = path
+			return path, nil
+		}
+	}
 	f, err := os.CreateTemp("", "herd-node-preload-*.js")
+	if err == nil {
+		err = writeClose(f)
+	}
 	if err != nil {
 		return "", fmt.Errorf("cluster: writing the Node preload: %w", err)
 	}
-	_, err = f.Write(nodePreloadJS)
+	n.path, n.temp = f.Name(), true
+	return n.path, nil
+}
+
+// writePreload makes sure dir holds the preload under its content's name,
+// and returns its path. A new file is written aside and renamed into
+// place, so that a Node starting meanwhile never reads half of it.
+func writePreload(dir string) (string, error) {
+	sum := sha256.Sum256(nodePreloadJS)
+	path := filepath.Join(dir, fmt.Sprintf("node-preload-%x.js", sum[:8]))
+	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, nodePreloadJS) {
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, ".node-preload-*")
+	if err != nil {
+		return "", err
+	}
+	if err := writeClose(f); err != nil {
+		return "", err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return path, nil
+}
+
+// writeClose writes the preload into f and closes it; on an error the
+// file is removed.
+func writeClose(f *os.File) error {
+	_, err := f.Write(nodePreloadJS)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", fmt.Errorf("cluster: writing the Node preload: %w", err)
 	}
-	n.remove()
-	n.path = f.Name()
-	return n.path, nil
+	return err
 }
 
-// remove deletes the file, if written.
+// remove deletes the file if it is a temporary one, and forgets it.
 func (n *nodePreload) remove() {
-	if n.path != "" {
+	if n.temp {
 		os.Remove(n.path)
-		n.path = ""
 	}
+	n.path, n.temp = "", false
 }
 
 // preloadEnv adds the preload to a Node worker's environment, after any
