@@ -29,6 +29,7 @@ type reader struct {
 	end   int   // end of data
 	clean int   // how many bytes from start hold no newline (a long line is scanned once)
 	fds   []int // received descriptors not yet claimed by an envelope
+	raw   rawReader
 
 	batch []*Message // user messages of this read, not yet handed to Recv
 	slab  []byte     // room for copies of small messages
@@ -69,7 +70,7 @@ func (r *reader) run() error {
 		if err := r.makeRoom(); err != nil {
 			return err
 		}
-		n, oobn, flags, _, err := r.c.conn.ReadMsgUnix(r.buf[r.end:], oob)
+		n, oobn, flags, err := r.read(oob)
 		if oobn > 0 {
 			if ferr := r.takeFDs(oob[:oobn], flags); ferr != nil {
 				return ferr
@@ -83,6 +84,15 @@ func (r *reader) run() error {
 			return r.eof(err)
 		}
 	}
+}
+
+// read makes one read into the free end of buf and oob.
+func (r *reader) read(oob []byte) (n, oobn, flags int, err error) {
+	if r.c.w.raw == nil {
+		n, oobn, flags, _, err = r.c.conn.ReadMsgUnix(r.buf[r.end:], oob)
+		return n, oobn, flags, err
+	}
+	return r.raw.read(r.c.w.raw, r.buf[r.end:], oob)
 }
 
 // eof turns the end of the stream into the right error. ECONNRESET is an

@@ -45,7 +45,9 @@ type writer struct {
 	window   int     // how many handles may await an answer (1: Node's rule)
 	flushing bool
 	err      error
-	raw      syscall.RawConn // for the read goroutine's non-blocking writes
+	raw      syscall.RawConn // for raw writes, and the reader's reads
+	flusher  rawWriter       // the flusher's writes
+	now      rawWriter       // sendNow's, under mu
 }
 
 func (w *writer) init(c *Channel) {
@@ -369,7 +371,7 @@ func (w *writer) flushLocked(lock bool) {
 			buf := w.out
 			w.out = w.spare[:0]
 			w.mu.Unlock()
-			_, err := w.c.conn.Write(buf)
+			_, err := w.write(buf, nil)
 			w.mu.Lock()
 			w.spare = buf[:0]
 			w.failLocked(err)
@@ -400,11 +402,22 @@ func (w *writer) writeFD(line []byte, fd int, own bool) error {
 	if own {
 		defer unix.Close(fd)
 	}
-	n, _, err := w.c.conn.WriteMsgUnix(line, unix.UnixRights(fd), nil)
-	if err == nil && n < len(line) {
-		_, err = w.c.conn.Write(line[n:])
-	}
+	_, err := w.write(line, unix.UnixRights(fd))
 	return err
+}
+
+// write writes b whole, with oob on its first bytes.
+func (w *writer) write(b, oob []byte) (int, error) {
+	if w.raw == nil {
+		n, _, err := w.c.conn.WriteMsgUnix(b, oob, nil)
+		if err == nil && n < len(b) {
+			var m int
+			m, err = w.c.conn.Write(b[n:])
+			n += m
+		}
+		return n, err
+	}
+	return w.flusher.write(w.raw, b, oob, false)
 }
 
 func (w *writer) failLocked(err error) {
@@ -490,19 +503,7 @@ func (w *writer) sendNow(b []byte, fd int) (int, error) {
 	if fd >= 0 {
 		oob = unix.UnixRights(fd)
 	}
-	var n int
-	var err error
-	cerr := w.raw.Write(func(s uintptr) bool {
-		n, err = unix.SendmsgN(int(s), b, oob, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-		return true
-	})
-	switch {
-	case cerr != nil:
-		return 0, cerr
-	case err == unix.EAGAIN || err == unix.EINTR:
-		return 0, nil
-	}
-	return max(n, 0), err
+	return w.now.write(w.raw, b, oob, true)
 }
 
 // drain waits up to d for the bytes already accepted to be written.
