@@ -57,6 +57,7 @@ func runHerd(ctx context.Context, o runOptions, stdout, stderr io.Writer, onUp f
 		return err
 	}
 	closeInheritedOnExec()
+	tunePrimaryRuntime()
 	h, err := newHerd(o, &syncWriter{w: stdout}, &syncWriter{w: stderr})
 	if err != nil {
 		return err
