@@ -21,11 +21,14 @@
     if (server[draining]) return;
     server[draining] = true;
     server.prependListener('request', (req, res) => { res.shouldKeepAlive = false; });
-    // Node's close() calls closeIdleConnections() first: not yet.
+    // Node's close() calls closeIdleConnections() first: not yet. (Before
+    // Node 18.2 there is none, and close() leaves idle connections open.)
+    const closeIdle = server.closeIdleConnections;
+    if (typeof closeIdle !== 'function') return;
     server.closeIdleConnections = noop;
     setTimeout(() => {
-      delete server.closeIdleConnections;
-      server.closeIdleConnections();
+      server.closeIdleConnections = closeIdle;
+      closeIdle.call(server);
     }, grace).unref();
   }
 
