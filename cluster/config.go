@@ -115,8 +115,9 @@ type Config struct {
 	// fails a request a client is sending on one just then. Go workers get
 	// it through Serve; Node workers' HTTP and HTTPS servers through a
 	// preload the cluster writes to the user's cache directory (or the
-	// temporary one) and adds to their NODE_OPTIONS (--require). 0 means DefaultIdleGrace; a negative
-	// value closes idle connections at once and adds no preload.
+	// temporary one) and adds to their NODE_OPTIONS (--require). 0 means
+	// DefaultIdleGrace; a negative value closes idle connections at once
+	// and adds no preload.
 	IdleGrace time.Duration
 	// Command returns the command for a new worker. nil runs this same
 	// executable with the same arguments, its output going to this
