@@ -15,10 +15,10 @@ const maxPending = 4096
 
 // router is what the dispatcher needs from a worker.
 type router interface {
-	// handOff gives fd (owned by the caller until done) to the worker;
-	// done(true) means the worker has it, done(false) that it did not
-	// take it and the caller must route it elsewhere.
-	handOff(fd int, key string, done func(taken bool))
+	// handOff gives fd, accepted on d's socket, to the worker, which
+	// then calls d.handedOff(fd, itself, taken) once: taken means the
+	// worker has it, else d routes it elsewhere. d owns fd until then.
+	handOff(fd int, d *dispatcher)
 	// load is the worker's open connection count, for least-connections.
 	load() int64
 }
@@ -121,13 +121,17 @@ func (d *dispatcher) route(fd int, skip router) {
 		d.park(fd, skip)
 		return
 	}
-	w.handOff(fd, d.key, func(taken bool) {
-		if taken {
-			closeTaken(fd)
-			return
-		}
-		d.route(fd, w)
-	})
+	w.handOff(fd, d)
+}
+
+// handedOff takes worker w's outcome for fd: taken, the primary's copy
+// is closed; else fd goes to another worker.
+func (d *dispatcher) handedOff(fd int, w router, taken bool) {
+	if taken {
+		closeTaken(fd)
+		return
+	}
+	d.route(fd, w)
 }
 
 // pick chooses a worker: the next in turn, or the least loaded.

@@ -77,24 +77,20 @@ func (m *member) load() int64 {
 // Go library) or Node's cluster protocol. A worker that speaks none gets
 // no round-robin traffic and is stopped with SIGTERM.
 type speaker interface {
-	// handOff gives the worker a connection; see router.
-	handOff(m *member, fd int, key string, done func(taken bool))
+	// handOff gives the worker a connection; see router. It counts in
+	// m.handed each connection the worker took, before d.handedOff.
+	handOff(m *member, fd int, d *dispatcher)
 	// disconnect asks the worker to stop accepting, drain and exit.
 	disconnect(m *member)
 }
 
 // handOff routes through the worker's protocol.
-func (m *member) handOff(fd int, key string, done func(bool)) {
+func (m *member) handOff(fd int, d *dispatcher) {
 	if m.speaker == nil {
-		done(false)
+		d.handedOff(fd, m, false)
 		return
 	}
-	m.speaker.handOff(m, fd, key, func(taken bool) {
-		if taken {
-			m.handed.Add(1)
-		}
-		done(taken)
-	})
+	m.speaker.handOff(m, fd, d)
 }
 
 // handleWindow is how many connections may be on their way to one herd
@@ -106,9 +102,15 @@ type herdSpeaker struct{}
 
 // handOff sends a connection over the channel; the worker's channel
 // acknowledging the handle means the worker has it. The dispatcher keeps
-// fd open until done, so the channel may send it without a duplicate.
-func (herdSpeaker) handOff(m *member, fd int, key string, done func(bool)) {
-	m.cmd.Channel().LendHandle(herdConnLine(key), ipc.Handle{Type: ipc.TypeNative, FD: fd}, func(err error) { done(err == nil) })
+// fd open until d.handedOff, so the channel may send it without a
+// duplicate.
+func (herdSpeaker) handOff(m *member, fd int, d *dispatcher) {
+	m.cmd.Channel().LendHandle(herdConnLine(d.key), ipc.Handle{Type: ipc.TypeNative, FD: fd}, func(err error) {
+		if err == nil {
+			m.handed.Add(1)
+		}
+		d.handedOff(fd, m, err == nil)
+	})
 }
 
 // herdConnLine is the conn message for a socket key, pre-encoded.

@@ -13,21 +13,20 @@ import (
 
 // nodeConn is a round-robin connection on its way to a Node worker.
 type nodeConn struct {
-	fd   int // the dispatcher's, until done
-	sock string
-	seq  int64
-	done func(taken bool)
+	fd  int         // the dispatcher's, until finish
+	d   *dispatcher // where it was accepted, told the outcome
+	seq int64
 }
 
 // handOff queues a connection for the worker; see nodeWorker.
-func (w *nodeWorker) handOff(_ *member, fd int, sock string, done func(bool)) {
-	c := &nodeConn{fd: fd, sock: sock, done: done}
+func (w *nodeWorker) handOff(_ *member, fd int, d *dispatcher) {
 	w.mu.Lock()
 	if w.gone {
 		w.mu.Unlock()
-		done(false)
+		d.handedOff(fd, w.m, false)
 		return
 	}
+	c := &nodeConn{fd: fd, d: d}
 	w.pending.Add(1)
 	w.queue = append(w.queue, c)
 	w.mu.Unlock()
@@ -47,7 +46,7 @@ func (w *nodeWorker) pump() {
 		c := w.queue[0]
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
-		r := w.routes[c.sock]
+		r := w.routes[c.d.key]
 		if r == nil { // the worker closed that server meanwhile
 			w.mu.Unlock()
 			w.finish(c, false)
@@ -56,7 +55,8 @@ func (w *nodeWorker) pump() {
 		}
 		c.seq = w.seq.Add(1) - 1
 		w.inflight = append(w.inflight, c)
-		line := nodeNewconn(r.prefix, c.seq)
+		w.line = appendNewconn(w.line[:0], r.prefix, c.seq)
+		line := json.RawMessage(w.line) // LendHandle copies it
 		w.mu.Unlock()
 		w.m.cmd.Channel().LendHandle(line, ipc.Handle{Type: ipc.TypeNative, FD: c.fd}, func(err error) {
 			if err != nil {
@@ -134,7 +134,10 @@ func (w *nodeWorker) fail() {
 
 func (w *nodeWorker) finish(c *nodeConn, taken bool) {
 	w.pending.Add(-1)
-	c.done(taken)
+	if taken {
+		w.m.handed.Add(1)
+	}
+	c.d.handedOff(c.fd, w.m, taken)
 }
 
 // load is the worker's connections not yet answered, for

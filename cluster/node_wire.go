@@ -112,9 +112,8 @@ func nodeNewconnPrefix(key string) []byte {
 	return append(append([]byte(`{"cmd":"`+cmdNode+`","act":"`+nodeActNewconn+`","key":`), k...), `,"seq":`...)
 }
 
-// nodeNewconn returns the newconn message for a prefix and seq.
-func nodeNewconn(prefix []byte, seq int64) json.RawMessage {
-	b := make([]byte, 0, len(prefix)+24)
+// appendNewconn appends the newconn message for a prefix and seq to b.
+func appendNewconn(b, prefix []byte, seq int64) []byte {
 	b = append(b, prefix...)
 	b = strconv.AppendInt(b, seq, 10)
 	return append(b, '}')

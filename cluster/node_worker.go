@@ -48,6 +48,7 @@ type nodeWorker struct {
 	inflight []*nodeConn           // sent and not yet answered, oldest first
 	queue    []*nodeConn
 	pumping  bool      // a pump is sending: others leave it the queue
+	line     []byte    // the pump's newconn line, reused (only the pump uses it)
 	gone     bool      // the channel closed: nothing more is taken
 	settled  time.Time // when the last newconn was answered
 }

@@ -3,6 +3,7 @@ package ipc
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 )
 
 // validJSON reports whether data is one JSON value, exactly as json.Valid
@@ -170,14 +171,15 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plain8 reports whether none of the 8 bytes in x is a quote, a backslash
-// or a control character (the bytes a JSON string cannot hold as they
-// are). These tests are exact as booleans (Hacker's Delight, "haszero").
-func plain8(x uint64) bool {
+// special8 returns, for the 8 bytes of x, the high bit of the first one
+// that is a quote, a backslash or a control character (the bytes a JSON
+// string cannot hold as they are), with possibly false bits in the bytes
+// after it; 0 when there is none. Its lowest set bit is exact: a borrow
+// only runs upward from a byte that matched (Hacker's Delight, "haszero").
+func special8(x uint64) uint64 {
 	q := x ^ (ones * '"')
 	bs := x ^ (ones * '\\')
-	special := (q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x
-	return special&highs == 0
+	return ((q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x) & highs
 }
 
 // skipString returns the index after the string starting at b[i] (a
@@ -185,7 +187,12 @@ func plain8(x uint64) bool {
 func skipString(b []byte, i int) int {
 	i++
 	for {
-		for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:])) {
+		for i+8 <= len(b) {
+			sp := special8(binary.LittleEndian.Uint64(b[i:]))
+			if sp != 0 {
+				i += bits.TrailingZeros64(sp) / 8 // the first special byte
+				break
+			}
 			i += 8
 		}
 		if i >= len(b) {

@@ -73,16 +73,32 @@ func internalCmd(line []byte) string {
 	if bytes.HasPrefix(line, fastCmdPrefix) && bytes.Count(line, cmdBytes) == 1 && !bytes.Contains(line, escapeBytes) {
 		rest := line[len(fastCmdPrefix):]
 		if i := bytes.IndexByte(rest, '"'); i >= 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
-			if cmd := string(rest[:i]); IsInternal(cmd) {
-				return cmd
-			}
-			return ""
+			return cmdString(rest[:i])
 		}
 	}
 	if !bytes.Contains(line, cmdBytes) && !bytes.Contains(line, escapeBytes) {
 		return ""
 	}
 	return slowCmd(line)
+}
+
+// cmdString returns cmd as a string if it is internal, else "". The
+// protocol's frequent cmds are returned as constants, without allocating.
+func cmdString(cmd []byte) string {
+	switch string(cmd) {
+	case "NODE_CLUSTER":
+		return "NODE_CLUSTER"
+	case "NODE_HANDLE":
+		return "NODE_HANDLE"
+	case "NODE_HANDLE_ACK":
+		return "NODE_HANDLE_ACK"
+	case "NODE_HANDLE_NACK":
+		return "NODE_HANDLE_NACK"
+	}
+	if len(cmd) > 5 && string(cmd[:5]) == "NODE_" {
+		return string(cmd)
+	}
+	return ""
 }
 
 // slowCmd decodes the top-level "cmd" key exactly (case-sensitive, as in

@@ -68,6 +68,7 @@ func recvRaw(s uintptr, b, oob []byte) (n, oobn, flags int, err error) {
 // closure per write would allocate). One goroutine at a time uses it.
 type rawWriter struct {
 	b, oob []byte
+	cmsg   [4]uint64 // rights' buffer, aligned for a Cmsghdr
 	n      int
 	err    error
 	nowait bool // one attempt: a full socket writes nothing, and is no error
@@ -89,6 +90,20 @@ func (o *rawWriter) write(rc syscall.RawConn, b, oob []byte, nowait bool) (int, 
 		err = cerr
 	}
 	return n, err
+}
+
+// rights returns fd as SCM_RIGHTS ancillary data, as unix.UnixRights
+// builds it, in o's own buffer (unix.UnixRights allocates): valid until
+// the next call.
+func (o *rawWriter) rights(fd int) []byte {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&o.cmsg[0])), unix.CmsgSpace(4))
+	clear(b)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level = unix.SOL_SOCKET
+	h.Type = unix.SCM_RIGHTS
+	h.SetLen(unix.CmsgLen(4))
+	*(*int32)(unsafe.Pointer(&b[unix.CmsgLen(0)])) = int32(fd)
+	return b
 }
 
 // try is the RawConn callback of write.

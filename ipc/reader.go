@@ -196,6 +196,10 @@ func (r *reader) line(line []byte) error {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
+	if bytes.Equal(line, lineACK[:len(lineACK)-1]) { // one per handle: no need to parse it
+		r.c.w.acked(nil)
+		return nil
+	}
 	if len(bytes.TrimSpace(line)) == 0 {
 		return protoErr(BlankLine, "", nil)
 	}
@@ -216,7 +220,9 @@ func (r *reader) line(line []byte) error {
 	case "NODE_SOCKET_NOTIFY_CLOSE", "NODE_SOCKET_GET_COUNT":
 		r.socketList(cmd, line)
 	default:
-		r.internal(&Message{Data: r.keep(line), Cmd: cmd})
+		m := r.newMessage()
+		m.Data, m.Cmd = r.keep(line), cmd
+		r.internal(m)
 	}
 	return nil
 }

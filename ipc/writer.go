@@ -131,20 +131,28 @@ func (c *Channel) SendHandleFunc(v any, h any, done func(error)) {
 // socket fit for h.Type (net.Native, net.Socket or net.Server) and keeps
 // it open until done has run; the channel never closes it.
 func (c *Channel) LendHandle(v any, h Handle, done func(error)) {
-	line, err := lentEnvelope(v, h.Type)
+	li := new(lentItem)
+	line, err := lentEnvelope(li.buf[:0], v, h.Type)
 	if err != nil {
 		done(err)
 		return
 	}
-	it := &item{line: line, fd: h.FD, lent: true, done: done}
-	if err := c.w.enqueue(it, true); err != nil {
+	li.item = item{line: line, fd: h.FD, lent: true, done: done}
+	if err := c.w.enqueue(&li.item, true); err != nil {
 		done(err)
 	}
 }
 
-// lentEnvelope builds the NODE_HANDLE line of LendHandle, as envelope
-// would encode it, without reflection when v is pre-encoded.
-func lentEnvelope(v any, typ string) ([]byte, error) {
+// lentItem is a lent handle's item with room for its line, so that the
+// two take one allocation.
+type lentItem struct {
+	item
+	buf [192]byte
+}
+
+// lentEnvelope appends the NODE_HANDLE line of LendHandle to dst, as
+// envelope would encode it, without reflection when v is pre-encoded.
+func lentEnvelope(dst []byte, v any, typ string) ([]byte, error) {
 	switch typ {
 	case TypeNative, TypeSocket, TypeServer:
 	default:
@@ -157,8 +165,7 @@ func lentEnvelope(v any, typ string) ([]byte, error) {
 			return nil, fmt.Errorf("ipc: lend handle: %w", err)
 		}
 	}
-	line := make([]byte, 0, len(msg)+48)
-	line = append(line, `{"cmd":"NODE_HANDLE","type":"`...)
+	line := append(dst, `{"cmd":"NODE_HANDLE","type":"`...)
 	line = append(append(append(line, typ...), `","msg":`...), msg...)
 	return append(line, '}', '\n'), nil
 }
@@ -402,7 +409,7 @@ func (w *writer) writeFD(line []byte, fd int, own bool) error {
 	if own {
 		defer unix.Close(fd)
 	}
-	_, err := w.write(line, unix.UnixRights(fd))
+	_, err := w.write(line, w.flusher.rights(fd))
 	return err
 }
 
@@ -501,7 +508,7 @@ func (w *writer) sendNow(b []byte, fd int) (int, error) {
 	}
 	var oob []byte
 	if fd >= 0 {
-		oob = unix.UnixRights(fd)
+		oob = w.now.rights(fd)
 	}
 	return w.now.write(w.raw, b, oob, true)
 }
