@@ -100,6 +100,10 @@ func (n *nodePreload) remove() {
 	n.path, n.temp = "", false
 }
 
+// envNodeOptions carries the user's NODE_OPTIONS past the preload, which
+// puts them back for the worker's own children.
+const envNodeOptions = "HERD_NODE_OPTIONS"
+
 // preloadEnv adds the preload to a Node worker's environment, after any
 // NODE_OPTIONS of the user's; without a file (it could not be written,
 // which is logged) the worker runs as Node would.
@@ -112,12 +116,13 @@ func (p *Primary) preloadEnv(env []string) []string {
 		p.cfg.Logger.Warn(err.Error() + "; Node workers' keep-alive connections will be closed at once on a disconnect")
 		return env
 	}
+	user := envValue(env, "NODE_OPTIONS")
 	opts := "--require " + nodeQuote(path)
-	if v := envValue(env, "NODE_OPTIONS"); strings.TrimSpace(v) != "" {
-		opts = v + " " + opts
+	if strings.TrimSpace(user) != "" {
+		opts = user + " " + opts
 	}
-	env = withoutEnv(env, "NODE_OPTIONS")
-	return append(env, "NODE_OPTIONS="+opts)
+	env = withoutEnv(withoutEnv(env, "NODE_OPTIONS"), envNodeOptions)
+	return append(env, "NODE_OPTIONS="+opts, envNodeOptions+"="+user)
 }
 
 // nodeQuote quotes s for NODE_OPTIONS, which splits on spaces and takes

@@ -9,8 +9,17 @@
 // request with "Connection: close" (the client reconnects, to a worker that
 // is not leaving), and closes the connections still idle after
 // HERD_IDLE_GRACE_MS. Servers the app closes itself behave as Node's.
+//
+// The worker's own children get the NODE_OPTIONS the user gave herd
+// (HERD_NODE_OPTIONS), without this preload: it is the worker's alone.
 'use strict';
 (function herdPreload() {
+  const env = process.env;
+  if ('HERD_NODE_OPTIONS' in env) {
+    if (env.HERD_NODE_OPTIONS) env.NODE_OPTIONS = env.HERD_NODE_OPTIONS;
+    else delete env.NODE_OPTIONS;
+    delete env.HERD_NODE_OPTIONS;
+  }
   const cluster = require('cluster');
   const grace = Number(process.env.HERD_IDLE_GRACE_MS);
   if (!cluster.isWorker || !(grace >= 0)) return;

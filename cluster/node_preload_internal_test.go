@@ -24,15 +24,22 @@ func TestPreloadEnv(t *testing.T) {
 	p := New(Config{IdleGrace: time.Second})
 	env := p.preloadEnv([]string{"A=1", "NODE_OPTIONS=--max-old-space-size=64"})
 	opts := envValue(env, "NODE_OPTIONS")
-	if !strings.HasPrefix(opts, "--max-old-space-size=64 --require ") || len(env) != 2 {
+	if !strings.HasPrefix(opts, "--max-old-space-size=64 --require ") || len(env) != 3 {
 		t.Fatalf("env %q", env)
 	}
 	path := p.preload.path
 	if filepath.Dir(path) != filepath.Join(cache, "herd") {
 		t.Fatalf("preload at %s, want it in %s/herd", path, cache)
 	}
-	if cached := runNode(t, node, env); !strings.Contains(cached, path) {
+	if cached := runNode(t, node, env, "modules"); !strings.Contains(cached, path) {
 		t.Fatalf("node did not load %s; its modules: %s", path, cached)
+	}
+	// The app's children get the user's NODE_OPTIONS, not the preload.
+	if got := runNode(t, node, env, "options"); got != "--max-old-space-size=64 undefined\n" {
+		t.Fatalf("the app sees NODE_OPTIONS and HERD_NODE_OPTIONS %q", got)
+	}
+	if got := runNode(t, node, p.preloadEnv([]string{"A=1"}), "options"); got != "undefined undefined\n" {
+		t.Fatalf("without the user's NODE_OPTIONS, the app sees %q", got)
 	}
 	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, nodePreloadJS) {
 		t.Fatalf("preload file: %v", err)
@@ -83,10 +90,15 @@ func oddDir(t *testing.T) string {
 	return dir
 }
 
-// runNode runs node with env and returns the modules it loaded.
-func runNode(t *testing.T, node string, env []string) string {
+// runNode runs node with env and returns what it prints: the modules it
+// loaded, or its NODE_OPTIONS and HERD_NODE_OPTIONS.
+func runNode(t *testing.T, node string, env []string, what string) string {
 	t.Helper()
-	cmd := exec.Command(node, "-e", `console.log(Object.keys(require.cache).join("\n"))`)
+	script := `console.log(Object.keys(require.cache).join("\n"))`
+	if what == "options" {
+		script = `console.log(process.env.NODE_OPTIONS, process.env.HERD_NODE_OPTIONS)`
+	}
+	cmd := exec.Command(node, "-e", script)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
