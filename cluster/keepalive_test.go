@@ -40,12 +40,11 @@ type kaConn struct {
 // returns the connection for the next one (nil once it is closed).
 func (l *load) keepAliveOne(addr string, c *kaConn) *kaConn {
 	if c == nil {
-		nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
-		if err != nil {
+		var err error
+		if c, err = dialKA(addr); err != nil {
 			l.fail(err)
 			return nil
 		}
-		c = &kaConn{Conn: nc, r: bufio.NewReader(nc)}
 	}
 	resp, err := c.get()
 	if err != nil {
@@ -59,6 +58,15 @@ func (l *load) keepAliveOne(addr string, c *kaConn) *kaConn {
 		return nil
 	}
 	return c
+}
+
+// dialKA opens a keep-alive client connection to addr.
+func dialKA(addr string) (*kaConn, error) {
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &kaConn{Conn: nc, r: bufio.NewReader(nc)}, nil
 }
 
 // get sends GET / and reads the whole answer, which must be a 200.
@@ -128,11 +136,10 @@ func TestDrainKeepsIdleConnectionsForTheGrace(t *testing.T) {
 // dialKeepAlive opens a connection to addr and makes one request on it.
 func dialKeepAlive(t *testing.T, addr string) *kaConn {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	c, err := dialKA(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &kaConn{Conn: nc, r: bufio.NewReader(nc)}
 	if resp, err := c.get(); err != nil || resp.Close {
 		t.Fatalf("first request: %v (close: %v)", err, resp != nil && resp.Close)
 	}
