@@ -148,13 +148,17 @@ var standaloneStop = sync.OnceValue(func() <-chan struct{} {
 	c := make(chan struct{})
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		signal.Stop(sigs)
-		close(c)
-	}()
+	go watchStopSignals(sigs, c)
 	return c
 })
+
+// watchStopSignals closes c at the first signal on sigs. It lives as long
+// as the process when no signal comes (testutil's leak check expects it).
+func watchStopSignals(sigs chan os.Signal, c chan struct{}) {
+	<-sigs
+	signal.Stop(sigs)
+	close(c)
+}
 
 // KillTimeout is how long this worker may drain before the primary kills
 // it (DefaultKillTimeout outside a cluster).

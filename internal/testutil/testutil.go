@@ -36,12 +36,19 @@ func Main(m *testing.M, helpers Helpers) {
 	}
 	code := m.Run()
 	if code == 0 {
-		if err := FindLeaks(); err != nil {
+		if err := FindLeaks(lifetimeGoroutines...); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak: errors on a successful test run:", err)
 			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// lifetimeGoroutines are goroutines that live as long as the process by
+// design: cluster.Stopping's signal watcher outside a cluster (started by
+// cluster.Serve in a program run alone, as the examples run).
+var lifetimeGoroutines = []goleak.Option{
+	goleak.IgnoreTopFunction("github.com/herdhq/herd/cluster.watchStopSignals"),
 }
 
 // leakWait is how long FindLeaks gives goroutines to finish: goleak's own
