@@ -48,6 +48,7 @@ type member struct {
 	started       time.Time
 	replaces      *member         // during a reload: the worker this one replaces
 	expected      bool            // the primary asked it to stop
+	notReady      bool            // killed for not being ready within ReadyTimeout
 	speaker       speaker         // nil until the worker speaks a protocol
 	node          *nodeWorker     // set for a Node cluster worker (nodeCommand)
 	keys          map[string]bool // sockets it listens on

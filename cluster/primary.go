@@ -41,6 +41,9 @@ type Primary struct {
 	stopErr  error
 	reload   bool
 
+	reloadSeq   int         // the reload's step, for reloadDue (reload.go)
+	reloadTimer *time.Timer // the step's deadline
+
 	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
 	nodeData    nodeDataMap // Node workers' queryServer data by handle key
 	preload     nodePreload // the Node workers' preload file
@@ -188,6 +191,8 @@ func (p *Primary) handle(v any) {
 		p.readyTimeout(v.m)
 	case killDue:
 		p.killDue(v.m)
+	case reloadDue:
+		p.reloadDeadline(v.seq)
 	case control:
 		v.f()
 		close(v.done)
