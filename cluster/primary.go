@@ -40,6 +40,7 @@ type Primary struct {
 	stopping bool
 	stopErr  error
 	reload   bool
+	forks    forkQueue // slots waiting for their first fork (forks.go)
 
 	reloadSeq   int         // the reload's step, for reloadDue (reload.go)
 	reloadTimer *time.Timer // the step's deadline
@@ -58,6 +59,7 @@ type slot struct {
 	current  *member
 	restarts int
 	backoff  time.Duration
+	queued   bool // waiting in the fork queue for its first worker
 }
 
 // The messages of the primary's loop.
@@ -90,6 +92,7 @@ func New(cfg Config) *Primary {
 		slots:   map[int]*slot{},
 		sockets: map[string]*socket{},
 		want:    cfg.Workers,
+		forks:   newForkQueue(),
 	}
 }
 
@@ -102,6 +105,9 @@ func Run(ctx context.Context, cfg Config) error { return New(cfg).Run(ctx) }
 // It may be called once.
 func (p *Primary) Run(ctx context.Context) error {
 	defer close(p.done)
+	if err := p.cfg.checkWorkers(p.want); err != nil {
+		return err
+	}
 	if err := p.bindListen(); err != nil {
 		return err
 	}
@@ -118,8 +124,7 @@ func (p *Primary) Run(ctx context.Context) error {
 		}
 	}
 	for s := 1; s <= p.want; s++ {
-		p.slots[s] = &slot{}
-		p.startSlot(s)
+		p.addSlot(s)
 	}
 	ctxDone := ctx.Done()
 	for !p.finished() {
@@ -131,6 +136,8 @@ func (p *Primary) Run(ctx context.Context) error {
 			p.signal(sig.(syscall.Signal))
 		case m := <-p.inbox:
 			p.handle(m)
+		case <-p.forks.ready():
+			p.startQueued()
 		}
 	}
 	p.closeSockets()
@@ -155,6 +162,10 @@ func (p *Primary) signal(sig syscall.Signal) {
 	case syscall.SIGHUP:
 		p.startReload()
 	case syscall.SIGTTIN:
+		if err := p.cfg.checkWorkers(p.want + 1); err != nil {
+			p.emit(Event{Type: EventError, Err: err})
+			return
+		}
 		p.scale(p.want + 1)
 	case syscall.SIGTTOU:
 		p.scale(p.want - 1)
@@ -256,10 +267,15 @@ func (s *slot) restartsOrZero() int {
 // old one drains once the new one is ready. It returns once started.
 func (p *Primary) Reload() error { return p.do(p.startReload) }
 
-// Scale sets the number of workers (at least 1).
+// Scale sets the number of workers: at least 1, at most MaxWorkers
+// (else ErrTooManyWorkers). The new workers are forked a few at a time
+// (forkBatch per turn of the primary's loop), which goes on serving.
 func (p *Primary) Scale(n int) error {
 	if n < 1 {
 		return fmt.Errorf("cluster: cannot scale to %d workers", n)
+	}
+	if err := p.cfg.checkWorkers(n); err != nil {
+		return err
 	}
 	return p.do(func() { p.scale(n) })
 }

@@ -90,7 +90,7 @@ func (p *Primary) reloadWaitingOn() string {
 	}
 	for s, sl := range p.slots {
 		if sl.current == nil {
-			return fmt.Sprintf("slot %d has no worker (restarting after a crash)", s)
+			return fmt.Sprintf("slot %d has no worker (a fork is queued, or a crashed one waits out its backoff)", s)
 		}
 		if sl.current.state != StateReady {
 			return fmt.Sprintf("worker %d (pid %d) is %s", sl.current.id, sl.current.cmd.Pid(), sl.current.state)

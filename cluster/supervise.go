@@ -225,8 +225,7 @@ func (p *Primary) scale(n int) {
 	old := p.want
 	p.want = n // before the forks: a worker's share of the CPUs (procsEnv) counts the new number
 	for s := old + 1; s <= n; s++ {
-		p.slots[s] = &slot{}
-		p.startSlot(s)
+		p.addSlot(s)
 	}
 	for s := n + 1; s <= old; s++ {
 		if sl := p.slots[s]; sl != nil && sl.current != nil {

@@ -1,0 +1,34 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/herdhq/herd/cluster"
+)
+
+// TestHostileScaleOverMax: Scale over MaxWorkers is ErrTooManyWorkers
+// and changes nothing; Run refuses Workers over it; a scale to the max
+// is forked in batches while the primary answers.
+func TestHostileScaleOverMax(t *testing.T) {
+	if err := cluster.Run(context.Background(), cluster.Config{Workers: 3, MaxWorkers: 2, NoSignals: true}); !errors.Is(err, cluster.ErrTooManyWorkers) {
+		t.Fatalf("Run with Workers over MaxWorkers: %v", err)
+	}
+	h := start(t, cluster.Config{Workers: 1, MaxWorkers: 20}, "http")
+	h.waitReady(1)
+	if err := h.p.Scale(100000); !errors.Is(err, cluster.ErrTooManyWorkers) {
+		t.Fatalf("Scale(100000): %v, want ErrTooManyWorkers", err)
+	}
+	if err := h.p.Scale(20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.p.Workers(); err != nil { // the loop answers during the forks
+		t.Fatal(err)
+	}
+	h.waitReady(19)
+	if ws := h.workers(); len(ws) != 20 {
+		t.Fatalf("%d workers after Scale(20)", len(ws))
+	}
+	get(t, h.url())
+}
