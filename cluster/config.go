@@ -159,6 +159,12 @@ type Config struct {
 	// hungKillGrace. Node workers and programs that do not speak herd's
 	// protocol send no heartbeats and are not watched. 0 means off.
 	HeartbeatTimeout time.Duration
+	// MaxWorkerSockets bounds the distinct sockets one worker may ask the
+	// primary for (herd's Listen, Node's listen): past it, the request
+	// fails with EMFILE, and the primary logs it once for that worker. A
+	// socket a worker asked for closes once no worker holds it. 0 means
+	// DefaultMaxWorkerSockets.
+	MaxWorkerSockets int
 	// WorkerProcs is the GOMAXPROCS each worker is started with, through
 	// its environment (so only Go workers heed it). 0 shares the CPUs out,
 	// max(1, NumCPU / the number of workers wanted when it starts), so
@@ -184,6 +190,9 @@ const (
 
 // withDefaults returns c with its zero fields filled in.
 func (c Config) withDefaults() Config {
+	if c.MaxWorkerSockets <= 0 {
+		c.MaxWorkerSockets = DefaultMaxWorkerSockets
+	}
 	if c.MaxWorkers <= 0 {
 		c.MaxWorkers = DefaultMaxWorkers()
 	}

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"syscall"
 	"testing"
 
 	"github.com/herdhq/herd/cluster"
@@ -31,4 +32,19 @@ func TestHostileScaleOverMax(t *testing.T) {
 		t.Fatalf("%d workers after Scale(20)", len(ws))
 	}
 	get(t, h.url())
+}
+
+// TestCrashedWorkerKeepsPort: the socket a lone worker asked for is not
+// closed when it crashes (its slot holds it until the next worker is
+// ready), so the port stays the same over the restart.
+func TestCrashedWorkerKeepsPort(t *testing.T) {
+	h := start(t, cluster.Config{Workers: 1}, "http")
+	h.waitReady(1)
+	before := h.url()
+	syscall.Kill(h.workers()[0].Pid, syscall.SIGKILL)
+	h.waitReady(1)
+	if after := h.url(); after != before {
+		t.Fatalf("the port moved over the restart: %s, then %s", before, after)
+	}
+	get(t, before)
 }

@@ -52,6 +52,8 @@ type member struct {
 	speaker       speaker         // nil until the worker speaks a protocol
 	node          *nodeWorker     // set for a Node cluster worker (nodeCommand)
 	keys          map[string]bool // sockets it listens on
+	holds         map[string]bool // sockets it was given and holds open (holds.go)
+	refusedSock   bool            // it asked for more than MaxWorkerSockets (logged once)
 	killTimer     *time.Timer
 	readyTimer    *time.Timer
 

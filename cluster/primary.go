@@ -46,7 +46,6 @@ type Primary struct {
 	reloadTimer *time.Timer // the step's deadline
 
 	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
-	nodeData    nodeDataMap // Node workers' queryServer data by handle key
 	preload     nodePreload // the Node workers' preload file
 
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
@@ -59,7 +58,8 @@ type slot struct {
 	current  *member
 	restarts int
 	backoff  time.Duration
-	queued   bool // waiting in the fork queue for its first worker
+	queued   bool            // waiting in the fork queue for its first worker
+	holds    map[string]bool // sockets its crashed worker held, until the next is ready (holds.go)
 }
 
 // The messages of the primary's loop.

@@ -61,6 +61,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 	stopTimer(m.readyTimer)
 	m.cmd.SignalGroup(syscall.SIGKILL) // grandchildren left behind
 	delete(p.members, m.id)
+	p.dropHolds(m)
 	p.retire(m)
 	p.refreshRouting()
 	if p.reloadLost(m, wasStarting, m.exitReason(ev)) {
@@ -165,6 +166,7 @@ func (p *Primary) markReady(m *member) {
 	}
 	m.state = StateReady
 	stopTimer(m.readyTimer)
+	p.dropSlotHolds(p.slots[m.slot])
 	p.refreshRouting() // before the event: a ready worker is routable
 	p.emit(p.memberEvt(EventReady, m))
 	if old := m.replaces; old != nil {
@@ -231,6 +233,7 @@ func (p *Primary) scale(n int) {
 		if sl := p.slots[s]; sl != nil && sl.current != nil {
 			p.drain(sl.current)
 		}
+		p.dropSlotHolds(p.slots[s])
 		delete(p.slots, s)
 	}
 }
