@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -66,13 +67,9 @@ func workerByID(t *testing.T, st *control.Status, id int) control.Worker {
 	return control.Worker{}
 }
 
-// TestHostileWorkerSockets: under ulimit -n 1024, a worker asks herd for
-// 3,000 sockets on distinct addresses. herd gives it 64 and refuses the
-// rest with EMFILE, its descriptors stay within idle + 2 per socket (the
-// socket and the round-robin dispatcher's copy) while the worker runs, a
-// killed good worker is replaced meanwhile, and once the hostile worker
-// is killed and replaced herd's descriptors are back to idle and its RSS
-// within twice idle.
+// TestHostileWorkerSockets: under ulimit -n 1024, a worker of herd's Go
+// library asks herd for 3,000 sockets on distinct addresses; herd gives
+// it 64, refuses the rest with EMFILE and survives (survivesFlood).
 func TestHostileWorkerSockets(t *testing.T) {
 	testutil.CheckFDs(t)
 	trigger := filepath.Join(t.TempDir(), "go")
@@ -80,7 +77,18 @@ func TestHostileWorkerSockets(t *testing.T) {
 	env := []string{testutil.EnvHelper + "=hostile", "HERD_TEST_ADDR=127.0.0.1:0", "HERD_TEST_GO=" + trigger}
 	h := startCmdWith(t, ctl, env, underUlimit(1024), "run", "--control", ctl, "-n", "2", "-l", "127.0.0.1:0",
 		"--max-restarts", "-1", "--", testBinary(t))
-	u := url(t, h.waitWorkers(2))
+	survivesFlood(t, h, trigger, url(t, h.waitWorkers(2)), "hostile done ok=63 refused=2937")
+}
+
+// survivesFlood checks herd through a flood of socket requests by worker
+// 1, which starts when the trigger file exists and prints want when done
+// (64 sockets: its first and 63 more): herd's descriptors stay within
+// idle + 2 per socket (the socket and the round-robin dispatcher's copy),
+// it logs the refusal, a killed good worker (2) is replaced meanwhile, and
+// once worker 1 is killed and replaced herd's descriptors are back to
+// idle and its RSS within twice idle. u must answer throughout.
+func survivesFlood(t *testing.T, h *herdRun, trigger, u, want string) {
+	t.Helper()
 	pid := h.cmd.Process.Pid
 	idle, idleRSS := idleFDs(t, pid), rssKB(t, pid)
 	bound := idle + 2*maxWorkerSockets + 16
@@ -97,8 +105,8 @@ func TestHostileWorkerSockets(t *testing.T) {
 	}
 	most = max(most, fdCount(t, pid))
 	t.Logf("herd's fds: %d idle, at most %d during the flood (bound %d); RSS %d KiB idle", idle, most, bound, idleRSS)
-	if !strings.Contains(h.stdout.String(), "hostile done ok=63 refused=2937") {
-		t.Fatalf("want 63 more sockets given (64 with its first) and 2937 refused:\n%s", h.stdout)
+	if !strings.Contains(h.stdout.String(), want) {
+		t.Fatalf("want %q:\n%s", want, h.stdout)
 	}
 	if most > bound {
 		t.Fatalf("herd held %d descriptors during the flood, over %d", most, bound)
@@ -136,4 +144,40 @@ func polled(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(pollEvery)
 	}
+}
+
+// nodeHostile is a Node app that serves on PORT; worker 1, once the file
+// GO exists, also listens on port 0 3,000 times (each server a new
+// queryServer index, so a socket of its own in herd), keeping every
+// server, and prints "hostile done ok=N refused=M".
+const nodeHostile = `
+const http = require('http'), net = require('net'), fs = require('fs');
+http.createServer((req, res) => res.end('node ' + process.pid + '\n')).listen(+process.env.PORT);
+if (process.env.HERD_WORKER_ID === '1') {
+  let ok = 0, refused = 0, n = 0;
+  const next = () => {
+    if (n++ >= 3000) return console.log('hostile done ok=' + ok + ' refused=' + refused);
+    const s = net.createServer();
+    s.once('error', (e) => { if (e.code === 'EMFILE') refused++; else console.log('hostile: listen: ' + e.code); next(); });
+    s.listen(0, '127.0.0.1', () => { ok++; next(); });
+  };
+  const wait = () => fs.existsSync(process.env.GO) ? next() : setTimeout(wait, 20);
+  wait();
+}
+`
+
+// TestHostileNodeSockets is TestHostileWorkerSockets for a Node worker:
+// 3,000 servers on port 0, under ulimit -n 1024.
+func TestHostileNodeSockets(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	testutil.CheckFDs(t)
+	dir := t.TempDir()
+	trigger, app, port := filepath.Join(dir, "go"), writeFile(t, dir, "app.js", nodeHostile), freePort(t)
+	ctl := controlPath(t)
+	h := startCmdWith(t, ctl, []string{"PORT=" + port, "GO=" + trigger}, underUlimit(1024), "run", "--control", ctl,
+		"-n", "2", "--max-restarts", "-1", "--", "node", app)
+	h.waitWorkers(2)
+	survivesFlood(t, h, trigger, "http://127.0.0.1:"+port+"/", "hostile done ok=63 refused=2937")
 }
