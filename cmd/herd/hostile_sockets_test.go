@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +15,15 @@ import (
 	"github.com/herdhq/herd/internal/testutil"
 )
 
-// maxWorkerSockets is cluster.DefaultMaxWorkerSockets: what one worker
-// may hold.
-const maxWorkerSockets = 64
+// defaultWorkerSockets is cluster.DefaultMaxWorkerSockets: what one
+// worker may hold unless --max-worker-sockets says otherwise.
+const defaultWorkerSockets = 64
+
+// hostileDone is what a hostile worker prints after 3,000 requests when
+// it may hold perWorker sockets, its first (on the app's port) included.
+func hostileDone(perWorker int) string {
+	return fmt.Sprintf("hostile done ok=%d refused=%d", perWorker-1, 3000-(perWorker-1))
+}
 
 // fdCount is the number of descriptors process pid has open.
 func fdCount(t *testing.T, pid int) int {
@@ -68,30 +75,31 @@ func workerByID(t *testing.T, st *control.Status, id int) control.Worker {
 }
 
 // TestHostileWorkerSockets: under ulimit -n 1024, a worker of herd's Go
-// library asks herd for 3,000 sockets on distinct addresses; herd gives
-// it 64, refuses the rest with EMFILE and survives (survivesFlood).
+// library asks herd for 3,000 sockets on distinct addresses; with
+// --max-worker-sockets 16 herd gives it 16, refuses the rest with EMFILE
+// and survives (survivesFlood).
 func TestHostileWorkerSockets(t *testing.T) {
 	testutil.CheckFDs(t)
 	trigger := filepath.Join(t.TempDir(), "go")
 	ctl := controlPath(t)
 	env := []string{testutil.EnvHelper + "=hostile", "HERD_TEST_ADDR=127.0.0.1:0", "HERD_TEST_GO=" + trigger}
 	h := startCmdWith(t, ctl, env, underUlimit(1024), "run", "--control", ctl, "-n", "2", "-l", "127.0.0.1:0",
-		"--max-restarts", "-1", "--", testBinary(t))
-	survivesFlood(t, h, trigger, url(t, h.waitWorkers(2)), "hostile done ok=63 refused=2937")
+		"--max-restarts", "-1", "--max-worker-sockets", "16", "--", testBinary(t))
+	survivesFlood(t, h, trigger, url(t, h.waitWorkers(2)), 16)
 }
 
 // survivesFlood checks herd through a flood of socket requests by worker
-// 1, which starts when the trigger file exists and prints want when done
-// (64 sockets: its first and 63 more): herd's descriptors stay within
+// 1, which starts when the trigger file exists, and may hold perWorker
+// sockets: it must get that many (its first and the rest), and herd's descriptors stay within
 // idle + 2 per socket (the socket and the round-robin dispatcher's copy),
 // it logs the refusal, a killed good worker (2) is replaced meanwhile, and
 // once worker 1 is killed and replaced herd's descriptors are back to
 // idle and its RSS within twice idle. u must answer throughout.
-func survivesFlood(t *testing.T, h *herdRun, trigger, u, want string) {
+func survivesFlood(t *testing.T, h *herdRun, trigger, u string, perWorker int) {
 	t.Helper()
-	pid := h.cmd.Process.Pid
+	pid, want := h.cmd.Process.Pid, hostileDone(perWorker)
 	idle, idleRSS := idleFDs(t, pid), rssKB(t, pid)
-	bound := idle + 2*maxWorkerSockets + 16
+	bound := idle + 2*perWorker + 16
 	if err := os.WriteFile(trigger, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +174,9 @@ if (process.env.HERD_WORKER_ID === '1') {
 }
 `
 
-// TestHostileNodeSockets is TestHostileWorkerSockets for a Node worker:
-// 3,000 servers on port 0, under ulimit -n 1024.
+// TestHostileNodeSockets is TestHostileWorkerSockets for a Node worker
+// and the default limit (64): 3,000 servers on port 0, under ulimit -n
+// 1024.
 func TestHostileNodeSockets(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed")
@@ -179,5 +188,5 @@ func TestHostileNodeSockets(t *testing.T) {
 	h := startCmdWith(t, ctl, []string{"PORT=" + port, "GO=" + trigger}, underUlimit(1024), "run", "--control", ctl,
 		"-n", "2", "--max-restarts", "-1", "--", "node", app)
 	h.waitWorkers(2)
-	survivesFlood(t, h, trigger, "http://127.0.0.1:"+port+"/", "hostile done ok=63 refused=2937")
+	survivesFlood(t, h, trigger, "http://127.0.0.1:"+port+"/", defaultWorkerSockets)
 }
