@@ -68,8 +68,8 @@ func (p *Primary) reloadStep() {
 		return
 	}
 	m.replaces = old
+	p.reloadProgress() // before admit: a worker ready on start moves the reload on at once
 	p.admit(m)
-	p.reloadProgress()
 }
 
 // reloadPending returns the new worker the reload waits for: a
