@@ -13,7 +13,7 @@ import (
 type runOptions struct {
 	Workers       int
 	MaxWorkers    int // 0: cluster.DefaultMaxWorkers
-	MaxSockets    int // per worker; 0: cluster.DefaultMaxWorkerSockets
+	MaxSockets    int // per worker; 0: cluster.DefaultMaxWorkerSockets (herd demo)
 	Listen        []string
 	Policy        string
 	MaxRestarts   int
@@ -77,8 +77,8 @@ func (o *runOptions) validate() error {
 		return usagef("--workers must be at least 1, got %d", o.Workers)
 	case o.MaxWorkers < 0:
 		return usagef("--max-workers must not be negative, got %d", o.MaxWorkers)
-	case o.MaxSockets < 1:
-		return usagef("--max-worker-sockets must be at least 1, got %d", o.MaxSockets)
+	case o.MaxSockets < 0:
+		return usagef("--max-worker-sockets must not be negative, got %d", o.MaxSockets)
 	case o.Workers > o.maxWorkers():
 		return usagef("--workers %d is over --max-workers %d", o.Workers, o.maxWorkers())
 	case o.MaxRestarts == 0 || o.MaxRestarts < -1:
