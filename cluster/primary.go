@@ -264,7 +264,9 @@ func (s *slot) restartsOrZero() int {
 }
 
 // Reload replaces every worker, one at a time: the new one starts, and the
-// old one drains once the new one is ready. It returns once started.
+// old one drains once the new one is ready. It returns once started; an
+// EventReload then says "done", or the reload failed (Err: why) within
+// ReadyTimeout + KillTimeout per worker (reload.go).
 func (p *Primary) Reload() error { return p.do(p.startReload) }
 
 // Scale sets the number of workers: at least 1, at most MaxWorkers
