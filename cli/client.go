@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/herdhq/herd/control"
 	"github.com/spf13/cobra"
@@ -22,8 +25,10 @@ func call(ctx context.Context, o *runOptions, req control.Request) (*control.Res
 }
 
 // clientCmd is a command that sends req and prints nothing on success.
+// Its --timeout bounds the wait for herd's answer.
 func clientCmd(use, short string, args cobra.PositionalArgs, req func([]string) (control.Request, error)) *cobra.Command {
 	o := &runOptions{}
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -33,12 +38,27 @@ func clientCmd(use, short string, args cobra.PositionalArgs, req func([]string) 
 			if err != nil {
 				return err
 			}
-			_, err = call(cmd.Context(), o, r)
-			return err
+			return callWithin(cmd.Context(), o, r, timeout)
 		},
 	}
 	o.addControlFlags(cmd.Flags())
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up waiting for herd's answer after `DURATION`, with exit status 1 (0: wait until it comes)")
 	return cmd
+}
+
+// callWithin is call, bounded by timeout when it is positive.
+func callWithin(ctx context.Context, o *runOptions, req control.Request, timeout time.Duration) error {
+	if timeout <= 0 {
+		_, err := call(ctx, o, req)
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := call(ctx, o, req)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return withCode(ExitError, fmt.Errorf("%s: no answer from herd within --timeout %s (it may still be at work)", req.Cmd, timeout))
+	}
+	return err
 }
 
 func newReloadCmd() *cobra.Command {

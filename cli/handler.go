@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -58,6 +59,9 @@ func (h *herd) Scale(n int) error {
 	if err := h.p.Scale(n); err != nil {
 		if errors.Is(err, cluster.ErrStopped) {
 			return errStopping
+		}
+		if errors.Is(err, cluster.ErrTooManyWorkers) {
+			return fmt.Errorf("%w (herd run --max-workers)", err)
 		}
 		return err
 	}

@@ -73,7 +73,7 @@ func (h *herd) reloadEvent(e cluster.Event) {
 	sdNotify(daemon.SdNotifyReady)
 	var err error
 	if e.Err != nil {
-		err = fmt.Errorf("reload failed, the old workers keep serving: %w", e.Err)
+		err = fmt.Errorf("reload failed (the workers left keep serving): %w", e.Err)
 	}
 	h.mu.Lock()
 	waiting := h.reloads

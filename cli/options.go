@@ -12,6 +12,8 @@ import (
 // runOptions are herd run's settings, from flags and the config file.
 type runOptions struct {
 	Workers       int
+	MaxWorkers    int // 0: cluster.DefaultMaxWorkers
+	MaxSockets    int // per worker; 0: cluster.DefaultMaxWorkerSockets (herd demo)
 	Listen        []string
 	Policy        string
 	MaxRestarts   int
@@ -32,6 +34,9 @@ type runOptions struct {
 func (o *runOptions) addRunFlags(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.Workers, "workers", "n", runtime.NumCPU(), "the number `N` of workers")
 	fs.Lookup("workers").DefValue = "one per CPU"
+	fs.IntVar(&o.MaxWorkers, "max-workers", 0, "refuse -n and herd scale over `N` workers (0: what herd's limits allow: min((RLIMIT_NOFILE-256)/8, (RLIMIT_NPROC-256)/2, 9000))")
+	fs.IntVar(&o.MaxSockets, "max-worker-sockets", cluster.DefaultMaxWorkerSockets,
+		"refuse a worker's request for a socket (EMFILE) once it holds `N` that herd bound for it (Go library, Node listen)")
 	fs.StringArrayVarP(&o.Listen, "listen", "l", nil,
 		"bind `ADDR` once and pass it to every worker (repeatable): 127.0.0.1:8080, tcp://HOST:PORT, unix:/PATH, udp://HOST:PORT; NAME=ADDR sets its LISTEN_FDNAMES name")
 	fs.StringVar(&o.Policy, "policy", "rr", "how workers that speak herd's protocol share connections (`POLICY`): rr, leastconn, shared or reuseport")
@@ -70,6 +75,12 @@ func (o *runOptions) validate() error {
 	switch {
 	case o.Workers < 1:
 		return usagef("--workers must be at least 1, got %d", o.Workers)
+	case o.MaxWorkers < 0:
+		return usagef("--max-workers must not be negative, got %d", o.MaxWorkers)
+	case o.MaxSockets < 0:
+		return usagef("--max-worker-sockets must not be negative, got %d", o.MaxSockets)
+	case o.Workers > o.maxWorkers():
+		return usagef("--workers %d is over --max-workers %d", o.Workers, o.maxWorkers())
 	case o.MaxRestarts == 0 || o.MaxRestarts < -1:
 		return usagef("--max-restarts must be at least 1, or -1 to never give up; got %d", o.MaxRestarts)
 	case o.RestartWindow <= 0:
@@ -101,19 +112,29 @@ func (o *runOptions) validate() error {
 	return err
 }
 
+// maxWorkers is --max-workers, or the default the machine allows.
+func (o *runOptions) maxWorkers() int {
+	if o.MaxWorkers > 0 {
+		return o.MaxWorkers
+	}
+	return cluster.DefaultMaxWorkers()
+}
+
 // clusterConfig is the cluster configuration for these settings.
 func (o *runOptions) clusterConfig(listens []listenAddr) cluster.Config {
 	policy, _ := cluster.ParsePolicy(o.Policy)
 	cfg := cluster.Config{
-		Workers:       o.Workers,
-		Policy:        policy,
-		MaxRestarts:   o.MaxRestarts,
-		RestartWindow: o.RestartWindow,
-		KillTimeout:   o.KillTimeout,
-		IdleGrace:     o.IdleGrace,
-		ReadyTimeout:  o.ReadyTimeout,
-		Readiness:     cluster.ReadyOnListen,
-		Node:          len(o.Command) > 0 && cluster.IsNodeProgram(o.Command[0]),
+		Workers:          o.Workers,
+		MaxWorkers:       o.MaxWorkers,
+		MaxWorkerSockets: o.MaxSockets,
+		Policy:           policy,
+		MaxRestarts:      o.MaxRestarts,
+		RestartWindow:    o.RestartWindow,
+		KillTimeout:      o.KillTimeout,
+		IdleGrace:        o.IdleGrace,
+		ReadyTimeout:     o.ReadyTimeout,
+		Readiness:        cluster.ReadyOnListen,
+		Node:             len(o.Command) > 0 && cluster.IsNodeProgram(o.Command[0]),
 	}
 	if o.IdleGrace == 0 {
 		cfg.IdleGrace = -1 // at once

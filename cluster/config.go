@@ -69,8 +69,14 @@ const (
 // Config says how to run a cluster. The zero value runs one worker per CPU
 // of this same program, round-robin, with the defaults above.
 type Config struct {
-	// Workers is how many workers to run; 0 means runtime.NumCPU().
+	// Workers is how many workers to run; 0 means runtime.NumCPU() (at
+	// most MaxWorkers). More than MaxWorkers makes Run fail with
+	// ErrTooManyWorkers.
 	Workers int
+	// MaxWorkers bounds Workers and Scale: asking for more is an error
+	// (ErrTooManyWorkers), never a fork the machine cannot hold. 0 means
+	// DefaultMaxWorkers(), derived from this process's limits.
+	MaxWorkers int
 	// Policy is how connections are spread; the zero value is RoundRobin.
 	Policy Policy
 	// Listen lists addresses Run binds before it forks any worker (a
@@ -153,6 +159,12 @@ type Config struct {
 	// hungKillGrace. Node workers and programs that do not speak herd's
 	// protocol send no heartbeats and are not watched. 0 means off.
 	HeartbeatTimeout time.Duration
+	// MaxWorkerSockets bounds the distinct sockets one worker may ask the
+	// primary for (herd's Listen, Node's listen): past it, the request
+	// fails with EMFILE, and the primary logs it once for that worker. A
+	// socket a worker asked for closes once no worker holds it. 0 means
+	// DefaultMaxWorkerSockets.
+	MaxWorkerSockets int
 	// WorkerProcs is the GOMAXPROCS each worker is started with, through
 	// its environment (so only Go workers heed it). 0 shares the CPUs out,
 	// max(1, NumCPU / the number of workers wanted when it starts), so
@@ -178,8 +190,14 @@ const (
 
 // withDefaults returns c with its zero fields filled in.
 func (c Config) withDefaults() Config {
+	if c.MaxWorkerSockets <= 0 {
+		c.MaxWorkerSockets = DefaultMaxWorkerSockets
+	}
+	if c.MaxWorkers <= 0 {
+		c.MaxWorkers = DefaultMaxWorkers()
+	}
 	if c.Workers <= 0 {
-		c.Workers = runtime.NumCPU()
+		c.Workers = min(runtime.NumCPU(), c.MaxWorkers)
 	}
 	if c.MaxRestarts == 0 {
 		c.MaxRestarts = DefaultMaxRestarts

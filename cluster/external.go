@@ -60,6 +60,7 @@ func (p *Primary) bindAddr(a Addr) (*os.File, error) {
 		s.close()
 		return nil, fmt.Errorf("%w %s: %w", ErrListen, a, err)
 	}
+	s.owned = true
 	p.sockets[a.String()] = s
 	p.emit(Event{Type: EventListening, Addr: s.addr.String(), Detail: "bound " + a.String()})
 	return f, nil

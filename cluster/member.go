@@ -48,9 +48,12 @@ type member struct {
 	started       time.Time
 	replaces      *member         // during a reload: the worker this one replaces
 	expected      bool            // the primary asked it to stop
+	notReady      bool            // killed for not being ready within ReadyTimeout
 	speaker       speaker         // nil until the worker speaks a protocol
 	node          *nodeWorker     // set for a Node cluster worker (nodeCommand)
 	keys          map[string]bool // sockets it listens on
+	holds         map[string]bool // sockets it was given and holds open (holds.go)
+	refusedSock   bool            // it asked for more than MaxWorkerSockets (logged once)
 	killTimer     *time.Timer
 	readyTimer    *time.Timer
 

@@ -46,19 +46,24 @@ func (p *Primary) nodeQuery(m *member, w *nodeWorker, q *nodeIn) {
 		return // as Node: no new server for a worker that is stopping
 	}
 	key := q.handleKey()
-	reply := &nodeQueryReply{Cmd: cmdNode, Key: key, Ack: q.Seq, Data: p.nodeDataFor(key, q.Data)}
+	reply := &nodeQueryReply{Cmd: cmdNode, Key: key, Ack: q.Seq, Data: q.Data}
 	s, err := p.nodeSocket(q)
+	if err == nil {
+		err = p.hold(m, s)
+	}
 	var h *ipc.Handle
 	release := func() {}
 	if err == nil {
-		h, release, err = nodeHandle(s)
+		if h, release, err = nodeHandle(s); err != nil {
+			p.unhold(m, s.key)
+		}
 	}
 	if err != nil {
 		reply.Errno = nodeErrno(err)
 		w.send(reply)
 		return
 	}
-	p.keepNodeData(key, q.Data)
+	reply.Data = s.shareNodeData(q.Data)
 	w.listen(key, s.key)
 	m.keys[s.key] = true
 	if h == nil {
@@ -94,6 +99,7 @@ func (p *Primary) nodeClose(m *member, w *nodeWorker, key string) {
 	}
 	delete(m.keys, sock)
 	p.refreshRouting()
+	p.unhold(m, sock)
 }
 
 // nodeLeaving acknowledges a worker's own disconnect or kill: its exit is

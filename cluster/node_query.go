@@ -133,29 +133,3 @@ func nodeErrno(err error) int {
 	}
 	return -int(syscall.EINVAL)
 }
-
-// nodeDataFor returns the data every worker of a key gets: the first
-// non-null data a worker sent for it (an https server's TLS ticket keys,
-// which must be echoed, and shared so that sessions resume on any
-// worker), else data.
-func (p *Primary) nodeDataFor(key string, data json.RawMessage) json.RawMessage {
-	if old, ok := p.nodeData[key]; ok {
-		return old
-	}
-	return data
-}
-
-// keepNodeData remembers a key's first non-null data, once a worker got
-// the key's socket.
-func (p *Primary) keepNodeData(key string, data json.RawMessage) {
-	if _, ok := p.nodeData[key]; ok || len(data) == 0 || string(data) == "null" {
-		return
-	}
-	if p.nodeData == nil {
-		p.nodeData = nodeDataMap{}
-	}
-	p.nodeData[key] = data
-}
-
-// nodeDataMap holds the data of Node's queryServer by handle key.
-type nodeDataMap map[string]json.RawMessage

@@ -40,9 +40,12 @@ type Primary struct {
 	stopping bool
 	stopErr  error
 	reload   bool
+	forks    forkQueue // slots waiting for their first fork (forks.go)
+
+	reloadSeq   int         // the reload's step, for reloadDue (reload.go)
+	reloadTimer *time.Timer // the step's deadline
 
 	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
-	nodeData    nodeDataMap // Node workers' queryServer data by handle key
 	preload     nodePreload // the Node workers' preload file
 
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
@@ -55,6 +58,8 @@ type slot struct {
 	current  *member
 	restarts int
 	backoff  time.Duration
+	queued   bool            // waiting in the fork queue for its first worker
+	holds    map[string]bool // sockets its crashed worker held, until the next is ready (holds.go)
 }
 
 // The messages of the primary's loop.
@@ -87,6 +92,7 @@ func New(cfg Config) *Primary {
 		slots:   map[int]*slot{},
 		sockets: map[string]*socket{},
 		want:    cfg.Workers,
+		forks:   newForkQueue(),
 	}
 }
 
@@ -99,6 +105,9 @@ func Run(ctx context.Context, cfg Config) error { return New(cfg).Run(ctx) }
 // It may be called once.
 func (p *Primary) Run(ctx context.Context) error {
 	defer close(p.done)
+	if err := p.cfg.checkWorkers(p.want); err != nil {
+		return err
+	}
 	if err := p.bindListen(); err != nil {
 		return err
 	}
@@ -115,8 +124,7 @@ func (p *Primary) Run(ctx context.Context) error {
 		}
 	}
 	for s := 1; s <= p.want; s++ {
-		p.slots[s] = &slot{}
-		p.startSlot(s)
+		p.addSlot(s)
 	}
 	ctxDone := ctx.Done()
 	for !p.finished() {
@@ -128,6 +136,8 @@ func (p *Primary) Run(ctx context.Context) error {
 			p.signal(sig.(syscall.Signal))
 		case m := <-p.inbox:
 			p.handle(m)
+		case <-p.forks.ready():
+			p.startQueued()
 		}
 	}
 	p.closeSockets()
@@ -152,6 +162,10 @@ func (p *Primary) signal(sig syscall.Signal) {
 	case syscall.SIGHUP:
 		p.startReload()
 	case syscall.SIGTTIN:
+		if err := p.cfg.checkWorkers(p.want + 1); err != nil {
+			p.emit(Event{Type: EventError, Err: err})
+			return
+		}
 		p.scale(p.want + 1)
 	case syscall.SIGTTOU:
 		p.scale(p.want - 1)
@@ -188,6 +202,8 @@ func (p *Primary) handle(v any) {
 		p.readyTimeout(v.m)
 	case killDue:
 		p.killDue(v.m)
+	case reloadDue:
+		p.reloadDeadline(v.seq)
 	case control:
 		v.f()
 		close(v.done)
@@ -248,13 +264,20 @@ func (s *slot) restartsOrZero() int {
 }
 
 // Reload replaces every worker, one at a time: the new one starts, and the
-// old one drains once the new one is ready. It returns once started.
+// old one drains once the new one is ready. It returns once started; an
+// EventReload then says "done", or the reload failed (Err: why) within
+// ReadyTimeout + KillTimeout per worker (reload.go).
 func (p *Primary) Reload() error { return p.do(p.startReload) }
 
-// Scale sets the number of workers (at least 1).
+// Scale sets the number of workers: at least 1, at most MaxWorkers
+// (else ErrTooManyWorkers). The new workers are forked a few at a time
+// (forkBatch per turn of the primary's loop), which goes on serving.
 func (p *Primary) Scale(n int) error {
 	if n < 1 {
 		return fmt.Errorf("cluster: cannot scale to %d workers", n)
+	}
+	if err := p.cfg.checkWorkers(n); err != nil {
+		return err
 	}
 	return p.do(func() { p.scale(n) })
 }

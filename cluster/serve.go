@@ -65,6 +65,9 @@ func (p *Primary) listen(m *member, req *msg) {
 	reply := newMsg(actListen)
 	reply.Ack = req.Seq
 	s, err := p.socketFor(req.Network, req.Address)
+	if err == nil {
+		err = p.hold(m, s)
+	}
 	if err != nil {
 		reply.Error, reply.Errno = err.Error(), errnoOf(err)
 		m.send(reply)
@@ -73,6 +76,7 @@ func (p *Primary) listen(m *member, req *msg) {
 	reply.Key, reply.Mode, reply.Address = s.key, s.mode, s.addr.String()
 	if err := p.sendSocket(m, s, reply); err != nil {
 		p.emit(Event{Type: EventError, WorkerID: m.id, Pid: m.cmd.Pid(), Err: err})
+		p.unhold(m, s.key)
 		return
 	}
 	m.keys[s.key] = true

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,9 +15,9 @@ import (
 )
 
 // socket is one address the primary serves for its workers. It is bound
-// once, when the first worker asks (or before any fork, Config.Listen), and
-// stays open until the primary ends, so the port survives restarts and
-// reloads. The primary keeps it as a raw descriptor that Go's poller never
+// once, when the first worker asks (or before any fork, Config.Listen),
+// and stays open while a worker holds it (holds.go; Config.Listen's until
+// the primary ends), so the port survives restarts and reloads. The primary keeps it as a raw descriptor that Go's poller never
 // sees, so connections and datagrams do not wake the primary unless it
 // accepts them itself (round robin).
 type socket struct {
@@ -27,6 +28,10 @@ type socket struct {
 	fd      int         // listening (stream), bound (udp), or bound and not listening (reuseport: keeps the port)
 	path    string      // a unix socket's file, removed at close
 	disp    *dispatcher // rr, leastconn
+
+	owned    bool            // Config.Listen's: open until Run returns
+	holders  int             // workers and slots that hold it (holds.go)
+	nodeData json.RawMessage // Node's queryServer data for it, shared
 }
 
 // sockKey names an address request. Equal keys share one socket.

@@ -55,14 +55,16 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 	e := p.memberEvt(EventExit, m)
 	e.Code, e.Signal, e.Expected = ev.Code, ev.Signal, m.expected
 	p.emit(e)
+	wasStarting := m.state == StateStarting
 	m.state = StateExited
 	stopTimer(m.killTimer)
 	stopTimer(m.readyTimer)
 	m.cmd.SignalGroup(syscall.SIGKILL) // grandchildren left behind
 	delete(p.members, m.id)
+	p.dropHolds(m)
 	p.retire(m)
 	p.refreshRouting()
-	if p.replacementFailed(m) {
+	if p.reloadLost(m, wasStarting, m.exitReason(ev)) {
 		return
 	}
 	s := p.slots[m.slot]
@@ -75,8 +77,18 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 		return
 	}
 	if !m.expected && !p.stopping {
-		p.crashed(m.slot, m.started, fmt.Errorf("worker %d (pid %d) %s", m.id, m.cmd.Pid(), describeExit(ev)))
+		p.crashed(m.slot, m.started, fmt.Errorf("worker %d (pid %d) %s", m.id, m.cmd.Pid(), m.exitReason(ev)))
 	}
+	p.reloadStep()
+}
+
+// exitReason says how a worker ended, for errors: a worker killed for
+// not being ready in time says so.
+func (m *member) exitReason(ev proc.Event) string {
+	if m.notReady {
+		return "was not ready within the ready timeout"
+	}
+	return describeExit(ev)
 }
 
 func describeExit(ev proc.Event) string {
@@ -134,6 +146,7 @@ func (p *Primary) readyTimeout(m *member) {
 	}
 	p.emit(Event{Type: EventError, WorkerID: m.id, Pid: m.cmd.Pid(),
 		Err: fmt.Errorf("cluster: worker %d not ready within %s", m.id, p.cfg.ReadyTimeout)})
+	m.notReady = true
 	m.cmd.SignalGroup(syscall.SIGKILL)
 }
 
@@ -153,12 +166,20 @@ func (p *Primary) markReady(m *member) {
 	}
 	m.state = StateReady
 	stopTimer(m.readyTimer)
+	p.dropSlotHolds(p.slots[m.slot])
 	p.refreshRouting() // before the event: a ready worker is routable
 	p.emit(p.memberEvt(EventReady, m))
 	if old := m.replaces; old != nil {
 		m.replaces = nil
-		p.slots[m.slot].current = m
 		p.drain(old)
+		if sl := p.slots[m.slot]; sl != nil {
+			sl.current = m
+		} else {
+			p.drain(m) // its slot was scaled away meanwhile
+		}
+	}
+	if p.reload {
+		p.reloadProgress()
 		p.reloadStep()
 	}
 }
@@ -206,13 +227,13 @@ func (p *Primary) scale(n int) {
 	old := p.want
 	p.want = n // before the forks: a worker's share of the CPUs (procsEnv) counts the new number
 	for s := old + 1; s <= n; s++ {
-		p.slots[s] = &slot{}
-		p.startSlot(s)
+		p.addSlot(s)
 	}
 	for s := n + 1; s <= old; s++ {
 		if sl := p.slots[s]; sl != nil && sl.current != nil {
 			p.drain(sl.current)
 		}
+		p.dropSlotHolds(p.slots[s])
 		delete(p.slots, s)
 	}
 }
