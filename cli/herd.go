@@ -191,6 +191,8 @@ func (h *herd) exitError(err error) error {
 		return withCode(ExitBind, listenError(err))
 	case errors.Is(err, cluster.ErrGaveUp):
 		return withCode(ExitGaveUp, err)
+	case errors.Is(err, cluster.ErrForced):
+		return withCode(ExitForced, err)
 	}
 	return withCode(ExitError, err)
 }
