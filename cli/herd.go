@@ -117,6 +117,7 @@ func (h *herd) openSockets() error {
 	if h.ctl, err = control.Listen(path); err != nil {
 		return withCode(ExitBind, err)
 	}
+	h.ctl.Logger = h.log
 	h.notify, err = sdnotify.Listen(strings.TrimSuffix(path, ".sock") + ".notify")
 	if err != nil {
 		h.ctl.Close()
