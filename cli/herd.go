@@ -30,6 +30,7 @@ type herd struct {
 	listens []listenAddr
 	log     *slog.Logger
 	out     *output
+	msgs    *msgLog // logs the workers' messages, rate-limited
 	ready   *readiness
 	p       *cluster.Primary
 	ctl     *control.Server
@@ -82,6 +83,7 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 	}
 	h.log = newLogger(o.LogFormat, stderr)
 	h.out = newOutput(o.LogFormat == "json", stdout, stderr)
+	h.msgs = newMsgLog(h.log, o.LogMessages)
 	if err := h.openSockets(); err != nil {
 		h.closeOpened()
 		return nil, err
