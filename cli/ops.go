@@ -90,6 +90,7 @@ func (h *herd) openLog(stdout, stderr io.Writer) (io.Writer, io.Writer, error) {
 	if err != nil {
 		return nil, nil, usagef("--log-file: %w", err)
 	}
+	w.Errors = stderr // failed writes are reported where herd would log without --log-file
 	h.logw, h.logPath = w, path
 	sw := &syncWriter{w: w}
 	return sw, sw, nil
