@@ -30,6 +30,7 @@ type herd struct {
 	listens []listenAddr
 	log     *slog.Logger
 	out     *output
+	msgs    *msgLog // logs the workers' messages, rate-limited
 	ready   *readiness
 	p       *cluster.Primary
 	ctl     *control.Server
@@ -82,6 +83,7 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 	}
 	h.log = newLogger(o.LogFormat, stderr)
 	h.out = newOutput(o.LogFormat == "json", stdout, stderr)
+	h.msgs = newMsgLog(h.log, o.LogMessages)
 	if err := h.openSockets(); err != nil {
 		h.closeOpened()
 		return nil, err
@@ -117,6 +119,7 @@ func (h *herd) openSockets() error {
 	if h.ctl, err = control.Listen(path); err != nil {
 		return withCode(ExitBind, err)
 	}
+	h.ctl.Logger = h.log
 	h.notify, err = sdnotify.Listen(strings.TrimSuffix(path, ".sock") + ".notify")
 	if err != nil {
 		h.ctl.Close()
@@ -191,6 +194,8 @@ func (h *herd) exitError(err error) error {
 		return withCode(ExitBind, listenError(err))
 	case errors.Is(err, cluster.ErrGaveUp):
 		return withCode(ExitGaveUp, err)
+	case errors.Is(err, cluster.ErrForced):
+		return withCode(ExitForced, err)
 	}
 	return withCode(ExitError, err)
 }

@@ -22,6 +22,7 @@ func (h *herd) onEvent(e cluster.Event) {
 		h.ready.spoke(e.WorkerID)
 	case cluster.EventExit:
 		h.ready.exited(e.WorkerID, e.Pid)
+		h.msgs.exited(e.WorkerID)
 	case cluster.EventListening:
 		if e.WorkerID == 0 {
 			h.mu.Lock()
@@ -38,8 +39,8 @@ func (h *herd) onEvent(e cluster.Event) {
 }
 
 // onMessage is the cluster's Config.OnMessage: herd logs what workers
-// send it.
-func (h *herd) onMessage(w cluster.WorkerInfo, m *ipc.Message) { logMessage(h.log, w, m) }
+// send it, up to --log-messages a second each.
+func (h *herd) onMessage(w cluster.WorkerInfo, m *ipc.Message) { h.msgs.message(w, m) }
 
 // workerReady tells systemd (Type=notify) that herd is ready, and calls
 // onUp, once the first workers are all ready.

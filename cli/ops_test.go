@@ -28,7 +28,7 @@ func TestOpsFlagsAndConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := opsOptions{Metrics: "127.0.0.1:9100", LogFile: "/var/log/app.log", LogMaxSize: 512 << 10, LogMaxFiles: 7,
-		MaxMemory: 300 << 20, HeartbeatTimeout: 10 * time.Second}
+		MaxMemory: 300 << 20, HeartbeatTimeout: 10 * time.Second, LogMessages: defaultMessageLogRate}
 	if o.opsOptions != want {
 		t.Fatalf("settings %+v, want %+v (flags win over the file)", o.opsOptions, want)
 	}

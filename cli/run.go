@@ -28,7 +28,7 @@ with --log-format json; herd logs its own events on stderr.
 Steer a running herd with herd status, reload, scale and stop, or with
 signals: HUP reloads (one worker at a time, no dropped request), TTIN and
 TTOU add and remove a worker, TERM and INT stop gracefully (a second one
-kills the workers).
+kills the workers: exit status 5).
 
 The config file (-c) is YAML with the flags' long names as keys, plus
 command: a list, used when no COMMAND is given; flags win over it.`,

@@ -28,7 +28,8 @@
 // Supervision: a worker that exits unexpectedly is replaced, with a
 // capped exponential backoff; more than MaxRestarts restarts within
 // RestartWindow makes Run give up with ErrGaveUp. SIGTERM and SIGINT stop
-// the cluster gracefully, SIGHUP rolls a zero-downtime reload, SIGTTIN and
+// the cluster gracefully (a second one kills the workers, and Run returns
+// ErrForced), SIGHUP rolls a zero-downtime reload, SIGTTIN and
 // SIGTTOU add and remove a worker. Workers never outlive the primary: their
 // channel closes and the kernel sends them SIGKILL (Pdeathsig).
 //

@@ -19,6 +19,11 @@ import (
 // times within RestartWindow. It is wrapped with the last crash.
 var ErrGaveUp = errors.New("cluster: gave up: too many restarts")
 
+// ErrForced is returned by Run when a second SIGTERM or SIGINT came while
+// it was stopping, and the workers still running were killed (SIGKILL)
+// rather than left to drain.
+var ErrForced = errors.New("cluster: stopped by force: a second stop signal killed the workers")
+
 // ErrStopped is returned by control calls on a primary that has stopped.
 var ErrStopped = errors.New("cluster: primary stopped")
 
@@ -101,7 +106,8 @@ func Run(ctx context.Context, cfg Config) error { return New(cfg).Run(ctx) }
 
 // Run forks the workers and supervises them until ctx is done, a stop
 // signal arrives or Stop is called (then it stops them gracefully and
-// returns nil), or until it gives up (ErrGaveUp, wrapped with the cause).
+// returns nil; ErrForced if a second stop signal killed them), or until
+// it gives up (ErrGaveUp, wrapped with the cause).
 // It may be called once.
 func (p *Primary) Run(ctx context.Context) error {
 	defer close(p.done)
@@ -156,7 +162,7 @@ func (p *Primary) signal(sig syscall.Signal) {
 	switch sig {
 	case syscall.SIGTERM, syscall.SIGINT:
 		if p.stopping {
-			p.killAll() // a second stop signal: no more waiting
+			p.forceStop() // a second stop signal: no more waiting
 		}
 		p.stop()
 	case syscall.SIGHUP:

@@ -213,7 +213,12 @@ func (p *Primary) stop() {
 	}
 }
 
-func (p *Primary) killAll() {
+// forceStop kills the workers still running; Run then returns ErrForced,
+// unless it already had a reason of its own (ErrGaveUp).
+func (p *Primary) forceStop() {
+	if len(p.members) > 0 && p.stopErr == nil {
+		p.stopErr = ErrForced
+	}
 	for _, m := range p.members {
 		m.cmd.SignalGroup(syscall.SIGKILL)
 	}

@@ -10,8 +10,8 @@ const (
 	CmdStop   = "stop"   // graceful stop; answered when herd has stopped
 )
 
-// maxLine bounds a request or response line.
-const maxLine = 1 << 20
+// maxResponse bounds a response line.
+const maxResponse = 1 << 20
 
 // Request is one command to a running herd.
 type Request struct {
@@ -23,6 +23,7 @@ type Request struct {
 type Response struct {
 	OK     bool    `json:"ok"`
 	Error  string  `json:"error,omitempty"`
+	Busy   bool    `json:"busy,omitempty"`   // refused for too many connections: try again
 	Status *Status `json:"status,omitempty"` // status only
 }
 
