@@ -47,7 +47,8 @@ type herd struct {
 	up       bool
 	reloads  []chan error // control clients waiting for a reload to end
 
-	wd watchdog // kills the workers' children if herd is killed (watchdog.go)
+	wd     watchdog // kills the workers' children if herd is killed (watchdog.go)
+	keeper keeper   // kills what a worker started when it exits; nil for none (watchdog_keeper.go)
 
 	opsRuntime // the log file and the metrics server (ops.go)
 }
@@ -94,7 +95,12 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 	cfg.Command, cfg.OnEvent, cfg.OnMessage = h.command, h.onEvent, h.onMessage
 	h.p = cluster.New(cfg)
 	h.ready = newReadiness(func(id int) { h.p.MarkReady(id) }, min(startGrace, o.ReadyTimeout/2))
-	if err := h.listenMetrics(); err != nil {
+	err = h.startKeeper()
+	if err == nil {
+		err = h.listenMetrics()
+	}
+	if err != nil {
+		h.stopWatchdog()
 		h.ctl.Close()
 		h.notify.Close()
 		h.closeOpened()
@@ -161,6 +167,9 @@ func (h *herd) command(id int) *proc.Cmd {
 	c.Env = slices.Clone(h.env)
 	c.ExtraFiles = h.p.ListenFiles()
 	c.Stdout, c.Stderr = h.out.open(id)
+	if h.keeper != nil {
+		h.keeper.prepare(c, id)
+	}
 	return c
 }
 
