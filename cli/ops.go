@@ -27,6 +27,7 @@ type opsOptions struct {
 	LogMaxSize       byteSize
 	LogMaxFiles      int
 	MaxMemory        byteSize
+	MaxMessage       byteSize
 	HeartbeatTimeout time.Duration
 }
 
@@ -38,6 +39,8 @@ func (o *opsOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Var(&o.LogMaxSize, "log-max-size", "rotate --log-file when it would grow past `SIZE` (512KB, 10MB, 1GB)")
 	fs.IntVar(&o.LogMaxFiles, "log-max-files", defaultLogMaxFiles, "keep at most `N` log files: --log-file and N-1 rotated ones (PATH.1 is the newest)")
 	fs.Var(&o.MaxMemory, "max-memory", "replace a worker whose resident memory stays above `SIZE` (300MB) for 3 checks a second apart (0: no limit)")
+	o.MaxMessage = cluster.DefaultMaxMessage
+	fs.Var(&o.MaxMessage, "max-message", "cut off (kill and replace) a worker that sends a message longer than `SIZE` on its channel (herd's protocol, Node's process.send)")
 	fs.DurationVar(&o.HeartbeatTimeout, "heartbeat-timeout", defaultHeartbeatTimeout,
 		"take a worker of herd's Go library that sent no heartbeat for `DURATION` for hung: SIGABRT (its stacks go to the log), SIGKILL, replace (0: off)")
 }
@@ -51,6 +54,10 @@ func (o *opsOptions) validate() error {
 		return usagef("--log-max-files must be at least 1, got %d", o.LogMaxFiles)
 	case o.MaxMemory < 0:
 		return usagef("--max-memory must not be negative")
+	case o.MaxMessage != 0 && o.MaxMessage < 1<<10:
+		return usagef("--max-message must be at least 1KB, got %s", o.MaxMessage.String())
+	case o.MaxMessage > 1<<30:
+		return usagef("--max-message must be at most 1GB, got %s", o.MaxMessage.String())
 	case o.HeartbeatTimeout < 0:
 		return usagef("--heartbeat-timeout must not be negative, got %s", o.HeartbeatTimeout)
 	}
@@ -60,6 +67,7 @@ func (o *opsOptions) validate() error {
 // apply sets the health checks in the cluster's configuration.
 func (o *opsOptions) apply(cfg *cluster.Config) {
 	cfg.MaxMemory = int64(o.MaxMemory)
+	cfg.MaxMessage = int(o.MaxMessage)
 	cfg.HeartbeatTimeout = o.HeartbeatTimeout
 }
 
