@@ -27,6 +27,7 @@ type opsOptions struct {
 	LogMaxSize       byteSize
 	LogMaxFiles      int
 	MaxMemory        byteSize
+	MaxMessage       byteSize
 	HeartbeatTimeout time.Duration
 	LogMessages      int // workers' messages logged a second, per worker; -1: all
 }
@@ -41,6 +42,8 @@ func (o *opsOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.LogMessages, "log-messages", defaultMessageLogRate,
 		"log at most `N` messages a second of each worker (process.send), in bursts of up to 2N, and count the others in a \"messages not logged\" line (-1: log all)")
 	fs.Var(&o.MaxMemory, "max-memory", "replace a worker whose resident memory stays above `SIZE` (300MB) for 3 checks a second apart (0: no limit)")
+	o.MaxMessage = cluster.DefaultMaxMessage
+	fs.Var(&o.MaxMessage, "max-message", "cut off (kill and replace) a worker that sends a message longer than `SIZE` on its channel (herd's protocol, Node's process.send)")
 	fs.DurationVar(&o.HeartbeatTimeout, "heartbeat-timeout", defaultHeartbeatTimeout,
 		"take a worker of herd's Go library that sent no heartbeat for `DURATION` for hung: SIGABRT (its stacks go to the log), SIGKILL, replace (0: off)")
 }
@@ -56,6 +59,10 @@ func (o *opsOptions) validate() error {
 		return usagef("--max-memory must not be negative")
 	case o.LogMessages < -1:
 		return usagef("--log-messages must be 0 or more, or -1 to log all; got %d", o.LogMessages)
+	case o.MaxMessage != 0 && o.MaxMessage < 1<<10:
+		return usagef("--max-message must be at least 1KB, got %s", o.MaxMessage.String())
+	case o.MaxMessage > 1<<30:
+		return usagef("--max-message must be at most 1GB, got %s", o.MaxMessage.String())
 	case o.HeartbeatTimeout < 0:
 		return usagef("--heartbeat-timeout must not be negative, got %s", o.HeartbeatTimeout)
 	}
@@ -65,6 +72,7 @@ func (o *opsOptions) validate() error {
 // apply sets the health checks in the cluster's configuration.
 func (o *opsOptions) apply(cfg *cluster.Config) {
 	cfg.MaxMemory = int64(o.MaxMemory)
+	cfg.MaxMessage = int(o.MaxMessage)
 	cfg.HeartbeatTimeout = o.HeartbeatTimeout
 }
 

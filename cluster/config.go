@@ -64,6 +64,8 @@ const (
 	DefaultKillTimeout   = 10 * time.Second
 	DefaultReadyTimeout  = 30 * time.Second
 	DefaultIdleGrace     = time.Second
+	DefaultMaxMessage    = 1 << 20  // the longest message a worker may send: 1 MiB
+	DefaultMaxQueue      = 16 << 20 // the bytes that may wait to be written to one worker: 16 MiB
 )
 
 // Config says how to run a cluster. The zero value runs one worker per CPU
@@ -172,6 +174,18 @@ type Config struct {
 	// fight over them; a negative value leaves the environment alone. A
 	// GOMAXPROCS already in the worker's environment always wins.
 	WorkerProcs int
+	// MaxMessage is the longest message, in bytes, a worker may send on
+	// its channel: a longer line cuts the worker off (it is killed, with
+	// the reason logged, and replaced as after a crash), and the primary
+	// never buffers more than about this much of one worker's line. 0
+	// means DefaultMaxMessage.
+	MaxMessage int
+	// MaxQueue bounds the bytes waiting to be written to one worker (the
+	// primary's replies, hand-offs and Send): a worker that lets more pile
+	// up, because it does not read its channel, is cut off as for
+	// MaxMessage, so that the primary never waits on one worker. A message
+	// alone is always queued, however long. 0 means DefaultMaxQueue.
+	MaxQueue int
 }
 
 // Readiness says when a worker counts as ready to serve.
@@ -207,6 +221,12 @@ func (c Config) withDefaults() Config {
 	c.BackoffMax = orDefault(c.BackoffMax, DefaultBackoffMax)
 	c.KillTimeout = orDefault(c.KillTimeout, DefaultKillTimeout)
 	c.ReadyTimeout = orDefault(c.ReadyTimeout, DefaultReadyTimeout)
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = DefaultMaxQueue
+	}
 	if c.IdleGrace == 0 {
 		c.IdleGrace = DefaultIdleGrace
 	}

@@ -33,6 +33,10 @@
 // SIGTTOU add and remove a worker. Workers never outlive the primary: their
 // channel closes and the kernel sends them SIGKILL (Pdeathsig).
 //
+// The primary never waits on a worker: a worker that sends a message
+// longer than Config.MaxMessage, or leaves more than Config.MaxQueue of
+// the primary's messages unread, is killed and replaced.
+//
 // The primary and its workers talk over the ipc channel that proc sets up;
 // herd's own messages use cmd "NODE_HERD", which Node also treats as
 // internal. docs/protocol.md describes them.

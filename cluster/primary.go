@@ -291,7 +291,9 @@ func (p *Primary) Scale(n int) error {
 // Stop starts a graceful stop; Run returns when every worker has exited.
 func (p *Primary) Stop() error { return p.do(p.stop) }
 
-// Send sends v to the worker id.
+// Send sends v to the worker id. It never waits for the worker: when more
+// than Config.MaxQueue bytes wait for it, Send fails with an error
+// wrapping ipc.ErrQueueFull and the worker is cut off.
 func (p *Primary) Send(id int, v any) error {
 	var m *member
 	if err := p.do(func() { m = p.members[id] }); err != nil {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,7 +25,7 @@ func TestHostileControlClients(t *testing.T) {
 	h := startHerd(t, nil, "-n", "1", "--", "sleep", "1000")
 	h.waitWorkers(1)
 	pid := h.cmd.Process.Pid
-	idleRSS, idleFDs := rssOf(t, pid), fdsOf(pid)
+	idleRSS, idleFDs := rssOf(pid), fdsOf(pid)
 	maxRSS, maxFDs := floodControl(t, h, 300, 8*time.Second)
 	t.Logf("idle: %d kB RSS, %d fds; under attack: at most %d kB, %d fds", idleRSS>>10, idleFDs, maxRSS>>10, maxFDs)
 	if maxFDs > idleFDs+control.MaxConns+8 {
@@ -36,9 +35,9 @@ func TestHostileControlClients(t *testing.T) {
 		t.Errorf("herd's RSS reached %d kB under the attack (idle %d kB)", maxRSS>>10, idleRSS>>10)
 	}
 	deadline := time.Now().Add(time.Minute)
-	for rssOf(t, pid) > 2*idleRSS {
+	for rssOf(pid) > 2*idleRSS {
 		if time.Now().After(deadline) {
-			t.Fatalf("herd's RSS is %d kB a minute after the attack, idle %d kB", rssOf(t, pid)>>10, idleRSS>>10)
+			t.Fatalf("herd's RSS is %d kB a minute after the attack, idle %d kB", rssOf(pid)>>10, idleRSS>>10)
 		}
 		time.Sleep(time.Second)
 	}
@@ -48,7 +47,7 @@ func TestHostileControlClients(t *testing.T) {
 // floodControl runs n clients sending endless lines to h's control socket
 // for d, asking herd status meanwhile, and returns the most RSS and fds
 // herd had.
-func floodControl(t *testing.T, h *herdRun, n int, d time.Duration) (maxRSS, maxFDs int) {
+func floodControl(t *testing.T, h *herdRun, n int, d time.Duration) (maxRSS int64, maxFDs int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	var wg sync.WaitGroup
@@ -65,7 +64,7 @@ func floodControl(t *testing.T, h *herdRun, n int, d time.Duration) (maxRSS, max
 	}
 	for ctx.Err() == nil {
 		h.status() // fails the test if herd does not answer
-		maxRSS, maxFDs = max(maxRSS, rssOf(t, h.cmd.Process.Pid)), max(maxFDs, fdsOf(h.cmd.Process.Pid))
+		maxRSS, maxFDs = max(maxRSS, rssOf(h.cmd.Process.Pid)), max(maxFDs, fdsOf(h.cmd.Process.Pid))
 		time.Sleep(200 * time.Millisecond)
 	}
 	return maxRSS, maxFDs
@@ -89,23 +88,6 @@ func sendEndlessLine(ctx context.Context, path string) {
 			return
 		}
 	}
-}
-
-// rssOf is pid's resident memory in bytes.
-func rssOf(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
-			kb, _ := strconv.Atoi(f[1])
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmRSS for %d", pid)
-	return 0
 }
 
 // fdsOf is the number of pid's open file descriptors.
