@@ -83,19 +83,22 @@ func hostileStateConns(fd int, deadline time.Time) {
 	os.Exit(0)
 }
 
-// drainOne reads until one whole line has arrived, closing any descriptor.
+// drainOne reads one answer, closing any descriptor that comes with it.
 func drainOne(fd int, deadline time.Time) bool { return readOne(fd, deadline, false) }
 
-// readOne reads until a newline arrives; received descriptors are closed,
-// or kept open when keep is set. It reads a byte at a time past the first
-// newline-free chunk, so that it never eats into the next answer.
+// readOne reads until a newline arrives, a byte at a time so that it never
+// eats into the next answer, and acknowledges a handle as Node's peer
+// does; received descriptors are closed, or kept open when keep is set.
 func readOne(fd int, deadline time.Time, keep bool) bool {
 	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4*8))
+	var line []byte
 	for time.Now().Before(deadline) {
+		if !readable(fd) {
+			continue
+		}
 		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
 		switch {
 		case err == unix.EAGAIN || err == unix.EINTR:
-			time.Sleep(time.Millisecond)
 			continue
 		case err != nil || n == 0:
 			return false
@@ -103,11 +106,23 @@ func readOne(fd int, deadline time.Time, keep bool) bool {
 		if !keep {
 			closeRights(oob[:oobn])
 		}
-		if buf[0] == '\n' {
-			return true
+		if buf[0] != '\n' {
+			line = append(line, buf[0])
+			continue
 		}
+		if strings.HasPrefix(string(line), `{"cmd":"NODE_HANDLE",`) {
+			return write(fd, []byte(`{"cmd":"NODE_HANDLE_ACK"}`+"\n"), deadline)
+		}
+		return true
 	}
 	return false
+}
+
+// readable waits up to 100 ms for fd to have something to read.
+func readable(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, _ := unix.Poll(pfd, 100)
+	return n > 0
 }
 
 // drainForever reads and discards what herd sends, until the channel ends.
