@@ -21,7 +21,7 @@ import (
 const (
 	envAddr       = "HERD_TEST_ADDR"        // where workers listen, through the primary
 	envDir        = "HERD_CHAOS_DIR"        // flood tokens and grandchild pids
-	envGrandchild = "HERD_CHAOS_GRANDCHILD" // "1": each worker starts a grandchild
+	envGrandchild = "HERD_CHAOS_GRANDCHILD" // "1": each worker starts a grandchild; "setsid": a daemon in a session of its own
 )
 
 // helperWorker is a worker of herd's Go library that answers its pid
@@ -34,8 +34,11 @@ func helperWorker() {
 		flood(mode)
 		return
 	}
-	if os.Getenv(envGrandchild) == "1" {
+	switch os.Getenv(envGrandchild) {
+	case "1":
 		startGrandchild(dir)
+	case "setsid":
+		startDaemon(dir)
 	}
 	l, err := cluster.Listen("tcp", os.Getenv(envAddr))
 	if err != nil {
@@ -131,8 +134,12 @@ func flood(mode string) {
 			}
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "flood: unknown mode", mode)
-		os.Exit(6)
+		attack, ok := hostileModes[mode]
+		if !ok {
+			fmt.Fprintln(os.Stderr, "flood: unknown mode", mode)
+			os.Exit(6)
+		}
+		attack(fd, deadline)
 	}
 	fmt.Fprintln(os.Stderr, "chaos: flood done, waiting to be killed")
 	time.Sleep(60 * time.Second)
