@@ -53,6 +53,7 @@ type member struct {
 	keys          map[string]bool // sockets it listens on
 	killTimer     *time.Timer
 	readyTimer    *time.Timer
+	startErr      error // a listen that failed before it was ready (listen_fail.go)
 
 	handed atomic.Int64 // connections it acknowledged
 	closed atomic.Int64 // connections it reported closed

@@ -45,6 +45,8 @@ type Primary struct {
 	nodeData    nodeDataMap // Node workers' queryServer data by handle key
 	preload     nodePreload // the Node workers' preload file
 
+	primaryNoticed bool // the notice of node_start.go was given
+
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
 
 	totals Totals // counters, exited workers included (stats.go)

@@ -75,7 +75,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 		return
 	}
 	if !m.expected && !p.stopping {
-		p.crashed(m.slot, m.started, fmt.Errorf("worker %d (pid %d) %s", m.id, m.cmd.Pid(), describeExit(ev)))
+		p.crashed(m.slot, m.started, exitCause(m, ev))
 	}
 }
 
@@ -152,6 +152,7 @@ func (p *Primary) markReady(m *member) {
 		return
 	}
 	m.state = StateReady
+	m.startErr = nil // it started after all
 	stopTimer(m.readyTimer)
 	p.refreshRouting() // before the event: a ready worker is routable
 	p.emit(p.memberEvt(EventReady, m))
