@@ -51,14 +51,28 @@ func listenCause(err error) error {
 // ready.
 func (p *Primary) failedStart(m *member) {
 	if m.state == StateStarting {
+		m.startErr = stoppedStart{m.startErr}
 		m.cmd.SignalGroup(syscall.SIGKILL)
 	}
 }
 
+// stoppedStart is the start error of a worker the primary killed.
+type stoppedStart struct{ error }
+
+func (e stoppedStart) Error() string {
+	return fmt.Sprintf("%s (not ready %s later: killed)", e.error, failedStartGrace)
+}
+
+func (e stoppedStart) Unwrap() error { return e.error }
+
 // exitCause describes a worker's unexpected exit: why it could not start,
 // if a listen failed before it was ever ready, else how it ended.
 func exitCause(m *member, ev proc.Event) error {
-	if m.startErr != nil {
+	var stopped stoppedStart
+	switch {
+	case errors.As(m.startErr, &stopped):
+		return m.startErr
+	case m.startErr != nil:
 		return fmt.Errorf("%w (then it %s)", m.startErr, describeExit(ev))
 	}
 	return fmt.Errorf("worker %d (pid %d) %s", m.id, m.cmd.Pid(), describeExit(ev))

@@ -39,9 +39,32 @@ func readyAfterListening(t *testing.T, h *harness) {
 	}
 }
 
+// oldGoneAfterNewListens checks a reload of n workers: the k-th old
+// worker was asked to stop only after the k-th new one listened.
+func oldGoneAfterNewListens(t *testing.T, h *harness, n int) {
+	t.Helper()
+	var newListening []time.Time
+	for _, e := range h.eventsOf(cluster.EventListening) {
+		if e.WorkerID > n {
+			newListening = append(newListening, e.Time)
+		}
+	}
+	k := 0
+	for _, e := range h.eventsOf(cluster.EventDisconnect) {
+		if e.WorkerID > n {
+			continue
+		}
+		if k >= len(newListening) || e.Time.Before(newListening[k]) {
+			t.Errorf("old worker %d disconnected at %s before its successor listened", e.WorkerID, e.Time.Format(time.StampMilli))
+		}
+		k++
+	}
+}
+
 // A Node worker that makes its server at once and listens later (as
 // Fastify does: fastify() makes the server, listen waits for the plugins)
-// is ready when the server listens, however long that takes.
+// is ready when the server listens, however long that takes, and a
+// reload stops no old worker before its successor listens.
 func TestNodeReadyWhenListening(t *testing.T) {
 	const app = `const srv = require('http').createServer((req, res) => res.end(String(process.pid)));
 setTimeout(() => srv.listen(0), 2500);
@@ -51,8 +74,13 @@ setTimeout(() => srv.listen(0), 2500);
 			testutil.CheckFDs(t)
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, app)
 			h.waitReady(2)
-			readyAfterListening(t, h)
 			get(t, "http://"+h.local()+"/")
+			if err := h.p.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			h.waitReady(2)
+			readyAfterListening(t, h)
+			oldGoneAfterNewListens(t, h, 2)
 			if n := h.count(cluster.EventNotice); n != 0 {
 				t.Errorf("%d notices for an app that never reads cluster.isPrimary", n)
 			}

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,5 +145,38 @@ func TestNodeFrameworksReady(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNodePortInUseGivesUp: a Node app whose port another program holds.
+// herd logs the worker's listen error (worker, address, errno), counts
+// the worker as a failed start, and gives up (exit status 4) with a
+// message that names the address, instead of restarting it forever.
+func TestNodePortInUseGivesUp(t *testing.T) {
+	needTool(t, "node", "apt-get install nodejs")
+	testutil.CheckFDs(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	// The app handles the error and stays up, as many do: only herd can
+	// tell that it will never serve.
+	app := writeFile(t, t.TempDir(), "app.js", `const srv = require('http').createServer((req, res) => res.end('hi'));
+srv.on('error', (e) => console.error('listen failed:', e.code));
+srv.listen(Number(process.env.PORT), '127.0.0.1');
+process.on('message', () => {});
+`)
+	h := startHerd(t, []string{"PORT=" + port}, "-n", "1", "--max-restarts", "2", "--", "node", app)
+	if code := h.wait(liveness); code != 4 {
+		t.Fatalf("herd exited with %d, want 4 (gave up)", code)
+	}
+	log := h.stderr.String()
+	if !stderrHas(h, "msg=error worker=", "addr=\"tcp 127.0.0.1:"+port+"\" detail=\"errno=EADDRINUSE\"") {
+		t.Fatalf("no listen error line with the worker, address and errno:\n%s", log)
+	}
+	if !stderrHas(h, "msg=giveup", "127.0.0.1:"+port+": bind: address already in use") {
+		t.Fatalf("the give-up does not name the address:\n%s", log)
 	}
 }
