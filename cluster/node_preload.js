@@ -78,7 +78,10 @@
     const init = EventEmitter.init;
     const load = Module._load;
     const initHook = function herdInit(...args) {
-      if (this instanceof net.Server) server = true;
+      if (this instanceof net.Server) {
+        server = true;
+        restore(); // herd waits for the listen: nothing more to watch
+      }
       return init.apply(this, args);
     };
     const loadHook = function herdLoad(...args) {

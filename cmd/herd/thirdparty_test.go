@@ -78,4 +78,3 @@ func TestReadmeServers(t *testing.T) {
 		})
 	}
 }
-
