@@ -94,7 +94,7 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 	cfg := o.clusterConfig(h.listens)
 	cfg.Command, cfg.OnEvent, cfg.OnMessage = h.command, h.onEvent, h.onMessage
 	h.p = cluster.New(cfg)
-	h.ready = newReadiness(func(id int) { h.p.MarkReady(id) }, min(startGrace, o.ReadyTimeout/2))
+	h.ready = newReadiness(func(id int) { h.p.MarkReady(id) }, h.startGrace(cfg))
 	err = h.startKeeper()
 	if err == nil {
 		err = h.listenMetrics()
@@ -107,6 +107,16 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// startGrace is how long a worker that says nothing must run to be ready;
+// 0 for Node workers, which the cluster marks ready when their server
+// listens (or, with no server, when their start has settled).
+func (h *herd) startGrace(cfg cluster.Config) time.Duration {
+	if cfg.Node {
+		return 0
+	}
+	return min(startGrace, h.opts.ReadyTimeout/2)
 }
 
 func newLogger(format string, w io.Writer) *slog.Logger {

@@ -24,8 +24,8 @@ const maxEarly = 1024
 // them sent READY=1 (the program is known to say it). --ready-timeout
 // bounds the wait (the cluster kills a worker not ready in time).
 type readiness struct {
-	mark  func(id int) // marks a worker ready; never called with mu held
-	grace time.Duration
+	mark  func(id int)  // marks a worker ready; never called with mu held
+	grace time.Duration // 0: no grace period (the cluster judges Node workers itself)
 
 	mu     sync.Mutex
 	byPid  map[int]int // live workers: pid → id
@@ -52,7 +52,7 @@ func (r *readiness) forked(id, pid int) {
 		go r.mark(id)
 		return
 	}
-	if !r.aware {
+	if !r.aware && r.grace > 0 {
 		r.timers[id] = time.AfterFunc(r.grace, func() { r.graceOver(id) })
 	}
 }

@@ -193,7 +193,11 @@ type Readiness int
 
 const (
 	// ReadyOnListen: after its first successful Listen, or an explicit
-	// Ready, whichever comes first.
+	// Ready, whichever comes first. A Node worker is ready when its first
+	// server listens; one that makes no server, once its start settled
+	// (herd's preload says so: startGrace after its main module ran and
+	// its last module load, no net.Server made; without the preload,
+	// startGrace after its first message if it asked for no server).
 	ReadyOnListen Readiness = iota
 	// ReadyExplicit: only after the worker calls Ready.
 	ReadyExplicit

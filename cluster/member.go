@@ -56,6 +56,7 @@ type member struct {
 	refusedSock   bool            // it asked for more than MaxWorkerSockets (logged once)
 	killTimer     *time.Timer
 	readyTimer    *time.Timer
+	startErr      error // a listen that failed before it was ready (listen_fail.go)
 
 	handed atomic.Int64 // connections it acknowledged
 	closed atomic.Int64 // connections it reported closed

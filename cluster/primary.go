@@ -53,6 +53,8 @@ type Primary struct {
 	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
 	preload     nodePreload // the Node workers' preload file
 
+	primaryNoticed bool // the notice of node_start.go was given
+
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
 
 	totals Totals // counters, exited workers included (stats.go)

@@ -77,7 +77,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 		return
 	}
 	if !m.expected && !p.stopping {
-		p.crashed(m.slot, m.started, fmt.Errorf("worker %d (pid %d) %s", m.id, m.cmd.Pid(), m.exitReason(ev)))
+		p.crashed(m.slot, m.started, exitCause(m, ev))
 	}
 	p.reloadStep()
 }
@@ -165,6 +165,7 @@ func (p *Primary) markReady(m *member) {
 		return
 	}
 	m.state = StateReady
+	m.startErr = nil // it started after all
 	stopTimer(m.readyTimer)
 	p.dropSlotHolds(p.slots[m.slot])
 	p.refreshRouting() // before the event: a ready worker is routable
