@@ -59,6 +59,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 	stopTimer(m.killTimer)
 	stopTimer(m.readyTimer)
 	m.cmd.SignalGroup(syscall.SIGKILL) // grandchildren left behind
+	p.state.DisconnectOwner(m.id)      // even if a grandchild holds its socket
 	delete(p.members, m.id)
 	p.retire(m)
 	p.refreshRouting()
