@@ -53,6 +53,18 @@ func (b *Broker) Connect() (net.Conn, error) { return b.ConnectFor(0) }
 // which holds at most Limits.MaxConns connections at once: past them it
 // fails with ErrConnLimit. DisconnectOwner closes them all.
 func (b *Broker) ConnectFor(owner int) (net.Conn, error) {
+	if err := b.reserve(owner); err != nil {
+		return nil, err
+	}
+	nc, err := b.connect(owner)
+	if err != nil {
+		b.unreserve(owner)
+	}
+	return nc, err
+}
+
+// connect makes a client of owner, whose slot is reserved.
+func (b *Broker) connect(owner int) (net.Conn, error) {
 	mine, theirs, err := statewire.Pair()
 	if err != nil {
 		return nil, fmt.Errorf("statebroker: %w", err)
@@ -72,19 +84,48 @@ func (b *Broker) ConnectFor(owner int) (net.Conn, error) {
 	return theirs, nil
 }
 
-// attach registers c and starts its goroutines, unless the broker is
-// closed or c's owner has all its connections.
-func (b *Broker) attach(c *Conn) error {
+// reserve takes one of owner's connection slots, unless it has none
+// left (or the broker is closed): refused, a connection costs nothing.
+func (b *Broker) reserve(owner int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return fmt.Errorf("statebroker: closed")
 	}
-	if c.owner != 0 && b.owners[c.owner] >= b.lim.MaxConns {
+	if owner == 0 {
+		return nil
+	}
+	if b.owners[owner] >= b.lim.MaxConns {
 		return fmt.Errorf("%w (%d)", ErrConnLimit, b.lim.MaxConns)
 	}
-	if c.owner != 0 {
-		b.owners[c.owner]++
+	b.owners[owner]++
+	return nil
+}
+
+// unreserve gives back the slot of a connection that failed.
+func (b *Broker) unreserve(owner int) {
+	if owner == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.release(owner)
+	b.mu.Unlock()
+}
+
+// release gives a slot of owner back; b.mu is held.
+func (b *Broker) release(owner int) {
+	if b.owners[owner]--; b.owners[owner] <= 0 {
+		delete(b.owners, owner)
+	}
+}
+
+// attach registers c and starts its goroutines, unless the broker is
+// closed.
+func (b *Broker) attach(c *Conn) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("statebroker: closed")
 	}
 	b.conns[c] = struct{}{}
 	b.wg.Add(2)
@@ -187,9 +228,7 @@ func (c *Conn) detach() {
 	}
 	delete(b.conns, c)
 	if c.owner != 0 {
-		if b.owners[c.owner]--; b.owners[c.owner] <= 0 {
-			delete(b.owners, c.owner)
-		}
+		b.release(c.owner)
 	}
 	c.gone = true
 	c.clearQueue()

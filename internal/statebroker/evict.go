@@ -27,28 +27,32 @@ func (b *Broker) evict(c *Conn, why string) {
 }
 
 // room makes room for n more bytes of pushes in the broker's total
-// (b.mu is held), evicting the clients with the most queued first; it
-// reports whether they fit.
+// (b.mu is held), evicting the clients that hold the most first, as many
+// as it takes once what they hold is freed; it reports whether n fits
+// now (bytes being written to an evicted client are freed when its
+// write ends, or its socket is closed for stalling).
 func (b *Broker) room(n int64) bool {
-	for b.queued.Load()+n > b.lim.TotalQueueBytes {
+	var freeing int64
+	for b.queued.Load()-freeing+n > b.lim.TotalQueueBytes {
 		c, most := b.largest()
 		if c == nil {
-			return false
+			break
 		}
-		b.evict(c, fmt.Sprintf("too slow: the store's pushes waiting for all workers reached %d bytes, and this connection had the most (%d bytes)",
+		b.evict(c, fmt.Sprintf("too slow: the store's pushes waiting for all workers reached %d bytes, and this connection held the most (%d bytes)",
 			b.lim.TotalQueueBytes, most))
+		freeing += most
 	}
-	return true
+	return b.queued.Load()+n <= b.lim.TotalQueueBytes
 }
 
-// largest returns the client with the most bytes queued (not counting
-// those being written), or nil when none has any.
+// largest returns the client not evicted that holds the most bytes of
+// pushes (queued or being written), or nil when none holds any.
 func (b *Broker) largest() (*Conn, int64) {
 	var top *Conn
 	var most int64
 	for c := range b.conns {
 		c.qmu.Lock()
-		n := c.qBytes
+		n := c.held()
 		c.qmu.Unlock()
 		if n > most && !c.evicted.Load() {
 			top, most = c, n
