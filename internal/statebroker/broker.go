@@ -155,6 +155,7 @@ type Broker struct {
 	evicted uint64      // clients evicted so far
 
 	queued atomic.Int64 // bytes of push bodies held for clients (TotalQueueBytes)
+	churn  atomic.Int64 // bytes of large requests and pushes freed, for patrol's giveBack
 }
 
 // New returns a running broker bounded by lim.

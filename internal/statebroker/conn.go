@@ -172,6 +172,9 @@ func (c *Conn) read() {
 		if statewire.ParseRequest(body, &req) != nil {
 			return
 		}
+		if len(body) >= bigPush {
+			c.b.churn.Add(int64(len(body)))
+		}
 		resp := c.b.do(c, &req)
 		resp.ID = req.ID
 		out = statewire.AppendReply(out, resp)

@@ -1,6 +1,7 @@
 package statebroker
 
 import (
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
@@ -35,6 +36,7 @@ func (b *Broker) patrol() {
 	every := max(b.lim.StallTimeout/4, 10*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var burst int64
 	for {
 		select {
 		case <-b.stop:
@@ -43,8 +45,29 @@ func (b *Broker) patrol() {
 			for _, c := range b.stalled(now) {
 				c.nc.Close() // its blocked writes fail; its reader detaches it
 			}
+			burst = b.giveBack(burst)
 		}
 	}
+}
+
+// giveBackAfter is how many bytes of large requests and pushes freed
+// make patrol return the memory they used to the
+// system once they stop coming.
+const giveBackAfter = 16 << 20
+
+// giveBack adds the large traffic since the last visit to burst, and
+// once a visit finds none after giveBackAfter bytes of it, returns the
+// freed memory to the system (the Go runtime keeps it otherwise until
+// its next collection, minutes later). It returns the new burst.
+func (b *Broker) giveBack(burst int64) int64 {
+	if n := b.churn.Swap(0); n > 0 {
+		return burst + n
+	}
+	if burst < giveBackAfter {
+		return burst
+	}
+	debug.FreeOSMemory()
+	return 0
 }
 
 // stalled evicts the clients whose socket took no write for

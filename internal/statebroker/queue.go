@@ -15,15 +15,15 @@ const bigPush = 32 << 10
 // client it is queued for, and counted once in the broker's queued bytes
 // (Limits.TotalQueueBytes) for as long as any holds it.
 type payload struct {
-	b     []byte
-	refs  atomic.Int32
-	total *atomic.Int64
+	b    []byte
+	refs atomic.Int32
+	b0   *Broker
 }
 
 // newPayload counts body in the broker's queued bytes, held once by the
 // caller, who releases it when it has queued it.
 func (b *Broker) newPayload(body []byte) *payload {
-	p := &payload{b: body, total: &b.queued}
+	p := &payload{b: body, b0: b}
 	p.refs.Store(1)
 	b.queued.Add(int64(len(body)))
 	return p
@@ -31,10 +31,14 @@ func (b *Broker) newPayload(body []byte) *payload {
 
 func (p *payload) hold() { p.refs.Add(1) }
 
-// release drops a hold; the last uncounts the body.
+// release drops a hold; the last uncounts the body (and counts a large
+// one in the churn that patrol gives back to the system).
 func (p *payload) release() {
 	if p.refs.Add(-1) == 0 {
-		p.total.Add(-int64(len(p.b)))
+		p.b0.queued.Add(-int64(len(p.b)))
+		if len(p.b) >= bigPush {
+			p.b0.churn.Add(int64(len(p.b)))
+		}
 	}
 }
 
