@@ -60,6 +60,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 	stopTimer(m.killTimer)
 	stopTimer(m.readyTimer)
 	m.cmd.SignalGroup(syscall.SIGKILL) // grandchildren left behind
+	p.state.DisconnectOwner(m.id)      // even if a grandchild holds its socket
 	delete(p.members, m.id)
 	p.dropHolds(m)
 	p.retire(m)
