@@ -43,7 +43,11 @@ command: a list, used when no COMMAND is given; flags win over it.`,
 					return err
 				}
 			}
-			return runHerd(cmd.Context(), *o, cmd.OutOrStdout(), cmd.ErrOrStderr(), nil)
+			specs, err := resolvePrograms(cmd.Flags(), o)
+			if err != nil {
+				return err
+			}
+			return runHerd(cmd.Context(), *o, specs, cmd.OutOrStdout(), cmd.ErrOrStderr(), nil)
 		},
 	}
 	cmd.SetUsageTemplate(cmd.UsageTemplate() + "\n" + exitCodesHelp + "\n")

@@ -17,6 +17,10 @@ const maxResponse = 1 << 20
 type Request struct {
 	Cmd string `json:"cmd"`
 	N   int    `json:"n,omitempty"` // scale: the number of workers
+	// Program, if set, names the one program of the herd that status,
+	// reload and scale are about; "" means every program (scale: the
+	// only one).
+	Program string `json:"program,omitempty"`
 }
 
 // Response is herd's answer to a Request.
@@ -43,11 +47,26 @@ type Status struct {
 	// counts (this request's included), to watch it for leaks.
 	Goroutines int `json:"goroutines,omitempty"`
 	FDs        int `json:"fds,omitempty"`
+	// Programs are the herd's programs, in the order they were given,
+	// each with its own workers (also listed, together, in Workers).
+	Programs []Program `json:"programs"`
+}
+
+// Program describes one program of a herd: a command supervised on its
+// own, with its own workers and settings.
+type Program struct {
+	Name    string   `json:"name"`
+	Command []string `json:"command"`
+	Policy  string   `json:"policy"`
+	Listen  []string `json:"listen"` // the bound addresses
+	Desired int      `json:"desired"`
+	Workers []Worker `json:"workers"`
 }
 
 // Worker describes one worker process.
 type Worker struct {
-	ID       int       `json:"id"`
+	Program  string    `json:"program"` // the program it runs
+	ID       int       `json:"id"`      // unique within its program`
 	Pid      int       `json:"pid"`
 	State    string    `json:"state"`
 	Restarts int       `json:"restarts"` // restarts of its slot so far
@@ -62,9 +81,10 @@ type Worker struct {
 
 // Handler carries out requests; the server calls it from a goroutine per
 // connection.
+// program is the Request's Program: "" for all (see Request).
 type Handler interface {
-	Status() (*Status, error)
-	Reload() error
-	Scale(n int) error
+	Status(program string) (*Status, error)
+	Reload(program string) error
+	Scale(program string, n int) error
 	Stop() error
 }

@@ -163,11 +163,11 @@ func dispatch(h Handler, req Request) *Response {
 	resp := &Response{}
 	switch req.Cmd {
 	case CmdStatus:
-		resp.Status, err = h.Status()
+		resp.Status, err = h.Status(req.Program)
 	case CmdReload:
-		err = h.Reload()
+		err = h.Reload(req.Program)
 	case CmdScale:
-		err = h.Scale(req.N)
+		err = h.Scale(req.Program, req.N)
 	case CmdStop:
 		err = h.Stop()
 	default:
