@@ -148,13 +148,14 @@ func entryNames(entries []procEntry) string {
 }
 
 // procCommand is the command of a Procfile entry: its words, or
-// /bin/sh -c "exec COMMAND" when it needs a shell (without exec when it
-// starts with VAR=value), so that the worker is the program itself.
+// /bin/sh -c COMMAND when it needs a shell; a simple command there runs
+// as "exec COMMAND", so that the worker is the program itself.
 func procCommand(s string) []string {
 	if !strings.ContainsAny(s, shellChars) {
 		return strings.Fields(s)
 	}
-	if first, _, _ := strings.Cut(s, " "); !strings.Contains(first, "=") {
+	first, _, _ := strings.Cut(s, " ")
+	if !strings.ContainsAny(s, "&|;()`\n") && !strings.Contains(first, "=") {
 		s = "exec " + s
 	}
 	return []string{"/bin/sh", "-c", s}

@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 			"spin":       helperSpin,
 			"state":      helperState,
 			"hostile":    helperHostile,
+			"whereami":   helperWhereAmI,
 		})
 		return
 	}
