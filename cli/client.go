@@ -18,6 +18,9 @@ func call(ctx context.Context, o *runOptions, req control.Request) (*control.Res
 		return nil, err
 	}
 	resp, err := control.Call(ctx, path, req)
+	if errors.Is(err, control.ErrBadRequest) {
+		return nil, withCode(ExitUsage, err)
+	}
 	if err != nil {
 		return nil, withCode(ExitError, err)
 	}

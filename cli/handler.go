@@ -76,7 +76,7 @@ func (h *herd) selectPrograms(name string) ([]*program, error) {
 			return []*program{pr}, nil
 		}
 	}
-	return nil, fmt.Errorf("no program %q in herd %q (it runs %s)", name, h.opts.Name, h.programNames())
+	return nil, control.BadRequest(fmt.Errorf("no program %q in herd %q (it runs %s)", name, h.opts.Name, h.programNames()))
 }
 
 // programNames lists the programs, for messages.
@@ -127,7 +127,7 @@ func (pr *program) reload() error {
 // only one).
 func (h *herd) Scale(name string, n int) error {
 	if name == "" && len(h.progs) > 1 {
-		return fmt.Errorf("herd %q runs several programs (%s): say which, as herd scale PROGRAM N", h.opts.Name, h.programNames())
+		return control.BadRequest(fmt.Errorf("herd %q runs several programs (%s): say which, as herd scale PROGRAM N", h.opts.Name, h.programNames()))
 	}
 	progs, err := h.selectPrograms(name)
 	if err != nil {

@@ -61,6 +61,10 @@ func validatePrograms(o *runOptions, specs []programSpec) error {
 	if err := o.validateHerd(); err != nil {
 		return err
 	}
+	named := len(specs) // programs of a config or Procfile are named in errors
+	if o.programs != nil || o.Procfile != "" {
+		named = 2
+	}
 	for i := range specs {
 		s := &specs[i]
 		s.opts.Name = o.Name
@@ -68,7 +72,7 @@ func validatePrograms(o *runOptions, specs []programSpec) error {
 			s.opts.Name = s.name // LISTEN_FDNAMES's default
 		}
 		if err := s.opts.validateProgram(); err != nil {
-			return nameProgram(err, s.name, len(specs))
+			return nameProgram(err, s.name, named)
 		}
 	}
 	return nil

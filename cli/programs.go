@@ -157,7 +157,10 @@ func commandName(cmd []string) string {
 			}
 		}
 	}
-	return cleanName(strings.TrimSuffix(base, filepath.Ext(base)))
+	if stem := strings.TrimSuffix(base, filepath.Ext(base)); stem != "" {
+		base = stem
+	}
+	return cleanName(base)
 }
 
 // cleanName makes s a program and herd name: other characters than

@@ -22,7 +22,10 @@ type handler struct {
 	program string // the program of the last scale
 }
 
-func (h *handler) Status(string) (*control.Status, error) {
+func (h *handler) Status(program string) (*control.Status, error) {
+	if program != "" {
+		return nil, control.BadRequest(errors.New("no program " + program))
+	}
 	return &control.Status{Name: "t", Workers: []control.Worker{{ID: 1, Pid: 42, State: "ready"}}}, nil
 }
 func (h *handler) Reload(string) error { return errors.New("no reload today") }
@@ -78,7 +81,10 @@ func TestRequests(t *testing.T) {
 	if _, err := call(t, path, control.Request{Cmd: control.CmdScale, N: 3}); err != nil || h.scaled != 3 {
 		t.Fatalf("scale: %v, scaled to %d", err, h.scaled)
 	}
-	if _, err := call(t, path, control.Request{Cmd: control.CmdReload}); err == nil || err.Error() != "no reload today" {
+	if _, err := call(t, path, control.Request{Cmd: control.CmdStatus, Program: "x"}); !errors.Is(err, control.ErrBadRequest) || err.Error() != "no program x" {
+		t.Fatalf("status of a bad program: %v, want a bad request", err)
+	}
+	if _, err := call(t, path, control.Request{Cmd: control.CmdReload}); err == nil || err.Error() != "no reload today" || errors.Is(err, control.ErrBadRequest) {
 		t.Fatalf("reload: %v, want the handler's error", err)
 	}
 	if _, err := call(t, path, control.Request{Cmd: "dance"}); err == nil || !strings.Contains(err.Error(), "unknown command") {

@@ -1,6 +1,9 @@
 package control
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // The commands of a Request.
 const (
@@ -28,6 +31,8 @@ type Response struct {
 	OK     bool    `json:"ok"`
 	Error  string  `json:"error,omitempty"`
 	Busy   bool    `json:"busy,omitempty"`   // refused for too many connections: try again
+	// BadRequest: the request was wrong (ErrBadRequest), not herd.
+	BadRequest bool `json:"bad_request,omitempty"`
 	Status *Status `json:"status,omitempty"` // status only
 }
 
@@ -88,3 +93,17 @@ type Handler interface {
 	Scale(program string, n int) error
 	Stop() error
 }
+
+// ErrBadRequest is what a Handler's error wraps (BadRequest) when the
+// request itself is wrong, such as a program the herd does not run; the
+// answer says so (Response.BadRequest), and Call's error wraps it too.
+var ErrBadRequest = errors.New("control: bad request")
+
+// BadRequest marks err as the request's fault, keeping its message.
+func BadRequest(err error) error { return badRequest{err} }
+
+type badRequest struct{ err error }
+
+func (b badRequest) Error() string        { return b.err.Error() }
+func (b badRequest) Unwrap() error        { return b.err }
+func (b badRequest) Is(target error) bool { return target == ErrBadRequest }

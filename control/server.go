@@ -174,7 +174,7 @@ func dispatch(h Handler, req Request) *Response {
 		err = fmt.Errorf("control: unknown command %q", req.Cmd)
 	}
 	if err != nil {
-		return &Response{Error: err.Error()}
+		return &Response{Error: err.Error(), BadRequest: errors.Is(err, ErrBadRequest)}
 	}
 	resp.OK = true
 	return resp

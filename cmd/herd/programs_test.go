@@ -117,8 +117,8 @@ programs:
 		t.Errorf("reload of jobs left its worker %d", before["jobs"][0])
 	}
 
-	if _, errOut, code := h.herdCtl("scale", "2"); code != 1 || !strings.Contains(errOut, "several programs") {
-		t.Errorf("herd scale 2 of a herd of 3 programs: exit %d, %q; want 1 asking which", code, errOut)
+	if _, errOut, code := h.herdCtl("scale", "2"); code != 2 || !strings.Contains(errOut, "several programs") {
+		t.Errorf("herd scale 2 of a herd of 3 programs: exit %d, %q; want 2 asking which", code, errOut)
 	}
 	if _, errOut, code := h.herdCtl("scale", "clock", "2"); code != 0 {
 		t.Fatalf("herd scale clock 2: exit %d: %s", code, errOut)
@@ -133,7 +133,7 @@ programs:
 	if code != 0 || json.Unmarshal([]byte(out), &web) != nil || len(web.Workers) != 2 || web.Workers[0].Program != "web" {
 		t.Errorf("herd status web --json: exit %d:\n%s", code, out)
 	}
-	if _, errOut, code := h.herdCtl("reload", "nope"); code != 1 || !strings.Contains(errOut, `no program "nope"`) {
+	if _, errOut, code := h.herdCtl("reload", "nope"); code != 2 || !strings.Contains(errOut, `no program "nope"`) {
 		t.Errorf("herd reload nope: exit %d, %q", code, errOut)
 	}
 	if _, errOut, code := h.herdCtl("stop"); code != 0 {
