@@ -28,12 +28,12 @@ type Request struct {
 
 // Response is herd's answer to a Request.
 type Response struct {
-	OK     bool    `json:"ok"`
-	Error  string  `json:"error,omitempty"`
-	Busy   bool    `json:"busy,omitempty"`   // refused for too many connections: try again
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	Busy  bool   `json:"busy,omitempty"` // refused for too many connections: try again
 	// BadRequest: the request was wrong (ErrBadRequest), not herd.
-	BadRequest bool `json:"bad_request,omitempty"`
-	Status *Status `json:"status,omitempty"` // status only
+	BadRequest bool    `json:"bad_request,omitempty"`
+	Status     *Status `json:"status,omitempty"` // status only
 }
 
 // Status describes a running herd.
