@@ -112,3 +112,24 @@ func TestProcCommand(t *testing.T) {
 		}
 	}
 }
+
+// herd logs --program keeps a program's worker lines (timed or not, text
+// or JSON) and herd's lines about it.
+func TestLogsProgramFilter(t *testing.T) {
+	o := &logsOptions{program: "web", multi: true, worker: 2}
+	keep := o.filter()
+	for line, want := range map[string]bool{
+		"[web.2:100] hi": true,
+		"2025-06-01T09:30:12.418Z [web.2:100] hi": true,
+		"[web.1:101] hi":  false,
+		"[jobs.2:102] hi": false,
+		`{"time":"x","program":"web","worker":2,"pid":100}`:        true,
+		`{"time":"x","program":"jobs","worker":2,"pid":102}`:       false,
+		"time=x level=INFO msg=exit program=web worker=2 pid=100":  true,
+		"time=x level=INFO msg=exit program=webx worker=2 pid=100": false,
+	} {
+		if got := keep([]byte(line)); got != want {
+			t.Errorf("%q: kept %v, want %v", line, got, want)
+		}
+	}
+}

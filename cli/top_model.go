@@ -138,6 +138,9 @@ func (m *topModel) heading() []string {
 	if len(st.Listen) > 0 {
 		lines[1] += ", listening on " + strings.Join(st.Listen, ", ")
 	}
+	if len(st.Programs) > 1 {
+		lines[1] = programsLine(st.Programs)
+	}
 	var extra []string
 	if st.Metrics != "" {
 		extra = append(extra, "metrics http://"+st.Metrics+"/metrics")
@@ -149,4 +152,14 @@ func (m *topModel) heading() []string {
 		lines = append(lines, strings.Join(extra, ", "))
 	}
 	return lines
+}
+
+// programsLine says, for a herd of several programs, each one's workers
+// and policy.
+func programsLine(progs []control.Program) string {
+	parts := make([]string, len(progs))
+	for i, p := range progs {
+		parts[i] = fmt.Sprintf("%s: %d workers (desired %d), policy %s", p.Name, len(p.Workers), p.Desired, p.Policy)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,6 +219,12 @@ func TestHerdLs(t *testing.T) {
 	for _, h := range herds {
 		h.waitWorkers(1)
 	}
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock("stale"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close() // a socket file nobody serves, as a killed herd leaves
 	out, errOut, code := runHerdCmd(t, nil, "ls", "--json")
 	var rows []struct {
 		Name       string   `json:"name"`
@@ -229,7 +236,7 @@ func TestHerdLs(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil {
 		t.Fatalf("herd ls --json: exit %d: %s\n%s", code, errOut, out)
 	}
-	if got := fmt.Sprint(rows); got != "[{alpha [alpha] 1 1 true} {beta [beta] 1 1 true} {gamma [alpha] 1 1 true}]" {
+	if got := fmt.Sprint(rows); got != "[{alpha [alpha] 1 1 true} {beta [beta] 1 1 true} {gamma [alpha] 1 1 true} {stale [] 0 0 false}]" {
 		t.Errorf("herd ls --json: %s", got)
 	}
 	if _, errOut, code := runHerdCmd(t, nil, "status"); code != 1 || !strings.Contains(errOut, "alpha, beta, gamma") {
