@@ -74,8 +74,6 @@ type Channel struct {
 	ackFirst bool
 	internal func(*Message)
 	in       *inbox
-	rd       *reader  // the reader's state: its holder of the read role uses it
-	role     readRole // who reads the socket
 	readDone chan struct{}
 	done     chan struct{}
 	w        writer
@@ -110,8 +108,6 @@ func New(conn *net.UnixConn, opts *Options) *Channel {
 		done:     make(chan struct{}),
 	}
 	c.w.init(c, o.MaxQueue)
-	c.rd = newReader(c)
-	c.role.init(c.w.raw == nil)
 	go c.readLoop()
 	return c
 }
@@ -153,12 +149,8 @@ func Pair() (parent *net.UnixConn, child *os.File, err error) {
 // Recv returns the next user message. Once the channel is closed and every
 // buffered message has been returned, it returns the reason: ErrClosed,
 // ErrDisconnected, a *ProtocolError, or the socket's error.
-//
-// In a conversation (see readrole.go), Recv reads the socket itself and
-// waits for the answer on the caller's thread, for up to a millisecond
-// before it parks; it may then run Options.Internal.
 func (c *Channel) Recv() (*Message, error) {
-	m, ok, _ := c.recv(nil)
+	m, ok, _ := c.in.take(nil)
 	if !ok {
 		return nil, c.Err()
 	}
@@ -167,7 +159,7 @@ func (c *Channel) Recv() (*Message, error) {
 
 // RecvContext is Recv that gives up when ctx is done, returning ctx.Err().
 func (c *Channel) RecvContext(ctx context.Context) (*Message, error) {
-	m, ok, canceled := c.recv(ctx.Done())
+	m, ok, canceled := c.in.take(ctx.Done())
 	switch {
 	case canceled:
 		return nil, ctx.Err()
@@ -182,52 +174,12 @@ func (c *Channel) RecvContext(ctx context.Context) (*Message, error) {
 func (c *Channel) Messages() iter.Seq[*Message] {
 	return func(yield func(*Message) bool) {
 		for {
-			m, ok, _ := c.recv(nil)
+			m, ok, _ := c.in.take(nil)
 			if !ok || !yield(m) {
 				return
 			}
 		}
 	}
-}
-
-// recv returns the next user message, as inbox.take does; while none
-// waits and the read role is free, it reads for itself.
-func (c *Channel) recv(cancel <-chan struct{}) (m *Message, ok, canceled bool) {
-	for !isClosed(cancel) {
-		m, closed := c.in.tryTake()
-		switch {
-		case m != nil:
-			return m, true, false
-		case closed:
-			return nil, false, false
-		case !c.readHere():
-			return c.in.take(cancel)
-		}
-	}
-	return nil, false, true
-}
-
-// readHere makes one read on the caller's goroutine if it can take the
-// read role, and reports whether it did and something came.
-func (c *Channel) readHere() bool {
-	if !c.role.take() {
-		return false
-	}
-	r := c.rd
-	r.self = true
-	err := r.step(r.readHere)
-	r.self = false
-	switch {
-	case err == errNothing:
-		c.role.put(true)
-		return false
-	case err != nil:
-		r.err = err // the read goroutine ends the channel with it
-		c.role.put(true)
-		return false
-	}
-	c.role.put(false)
-	return true
 }
 
 // Done is closed when the channel is closed, by either side or by an error.

@@ -35,17 +35,12 @@ func notify(c chan struct{}) {
 	}
 }
 
-// put adds batch, in order, waiting for room while limit messages wait
-// (unless force: a receiver that reads for itself cannot wait for room
-// it would make). It returns the messages it could not add because done
-// was closed first, and whether a receiver was waiting for them.
-func (b *inbox) put(batch []*Message, done <-chan struct{}, force bool) (left []*Message, woke bool) {
+// put adds batch, in order, waiting for room while limit messages wait.
+// It returns the messages it could not add because done was closed first.
+func (b *inbox) put(batch []*Message, done <-chan struct{}) (left []*Message) {
 	for len(batch) > 0 {
 		b.mu.Lock()
 		n := min(len(batch), b.limit-(len(b.q)-b.head))
-		if force {
-			n = len(batch)
-		}
 		if n <= 0 {
 			b.full = true
 			b.mu.Unlock()
@@ -53,30 +48,23 @@ func (b *inbox) put(batch []*Message, done <-chan struct{}, force bool) (left []
 			case <-b.room:
 				continue
 			case <-done:
-				return batch, woke
+				return batch
 			}
 		}
 		wake := b.waiters > 0
-		b.compactLocked()
+		if b.head > 0 && b.head >= len(b.q)/2 {
+			kept := copy(b.q, b.q[b.head:])
+			clear(b.q[kept:])
+			b.q, b.head = b.q[:kept], 0
+		}
 		b.q = append(b.q, batch[:n]...)
 		b.mu.Unlock()
 		batch = batch[n:]
 		if wake {
-			woke = true
 			notify(b.ready)
 		}
 	}
-	return nil, woke
-}
-
-// compactLocked moves the waiting messages to the front once half of q
-// is taken.
-func (b *inbox) compactLocked() {
-	if b.head > 0 && b.head >= len(b.q)/2 {
-		kept := copy(b.q, b.q[b.head:])
-		clear(b.q[kept:])
-		b.q, b.head = b.q[:kept], 0
-	}
+	return nil
 }
 
 // close marks the end: receivers get what waits, then nothing.
@@ -112,25 +100,7 @@ func (b *inbox) take(cancel <-chan struct{}) (m *Message, ok, canceled bool) {
 			return nil, false, true
 		}
 	}
-	return b.popAndUnlock(), true, false
-}
-
-// tryTake returns the next message if one waits; closed says that none
-// will come.
-func (b *inbox) tryTake() (m *Message, closed bool) {
-	b.mu.Lock()
-	if b.head == len(b.q) {
-		closed = b.closed
-		b.mu.Unlock()
-		return nil, closed
-	}
-	return b.popAndUnlock(), false
-}
-
-// popAndUnlock removes the first waiting message; it is entered with
-// b.mu held and unlocks it.
-func (b *inbox) popAndUnlock() *Message {
-	m := b.q[b.head]
+	m = b.q[b.head]
 	b.q[b.head] = nil
 	b.head++
 	if b.head == len(b.q) {
@@ -146,7 +116,7 @@ func (b *inbox) popAndUnlock() *Message {
 	if wake {
 		notify(b.room)
 	}
-	return m
+	return m, true, false
 }
 
 // drain removes and returns every waiting message.

@@ -29,7 +29,7 @@ func TestInboxLimit(t *testing.T) {
 	b := newInbox(3)
 	done := make(chan struct{})
 	put := make(chan []*Message)
-	go func() { left, _ := b.put(seqMessages(0, 10), done, false); put <- left }()
+	go func() { put <- b.put(seqMessages(0, 10), done) }()
 	var waiting int
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) { // until put waits for room
 		b.mu.Lock()
@@ -63,7 +63,7 @@ func TestInboxPutGivesUp(t *testing.T) {
 	b := newInbox(2)
 	done := make(chan struct{})
 	time.AfterFunc(20*time.Millisecond, func() { close(done) })
-	if left, _ := b.put(seqMessages(0, 5), done, false); len(left) != 3 || seqOf(t, left[0]) != 2 {
+	if left := b.put(seqMessages(0, 5), done); len(left) != 3 || seqOf(t, left[0]) != 2 {
 		t.Fatalf("left %d messages, want 3 from message 2", len(left))
 	}
 	if got := len(b.drain()); got != 2 {
@@ -91,7 +91,7 @@ func TestInboxConcurrentTakers(t *testing.T) {
 	}
 	for sent := 0; sent < total; {
 		n := min(1+sent%97, total-sent)
-		b.put(seqMessages(sent, n), nil, false)
+		b.put(seqMessages(sent, n), nil)
 		sent += n
 	}
 	b.close()
@@ -120,7 +120,7 @@ func TestInboxCancel(t *testing.T) {
 	if _, ok, canceled := b.take(cancel); ok || !canceled {
 		t.Fatalf("take: ok %v canceled %v, want canceled", ok, canceled)
 	}
-	b.put(seqMessages(7, 1), nil, false)
+	b.put(seqMessages(7, 1), nil)
 	if m, ok, _ := b.take(nil); !ok || seqOf(t, m) != 7 {
 		t.Fatal("the inbox does not work after a canceled take")
 	}

@@ -1,7 +1,6 @@
 package ipc
 
 import (
-	"errors"
 	"io"
 	"syscall"
 	"unsafe"
@@ -132,13 +131,7 @@ type rawReader struct {
 	n, oobn, flags int
 	err            error
 	fn             func(uintptr) bool
-	pollFirst      bool // readWait: wait before the first read
-	waitFn         func(uintptr) bool
-	pfd            [1]unix.PollFd
 }
-
-// errNothing is what readWait returns when nothing came in time.
-var errNothing = errors.New("ipc: nothing to read")
 
 // read reads once into b and oob from rc, parking in the poller until
 // there is something to read; the end of the stream is io.EOF.
@@ -146,29 +139,8 @@ func (o *rawReader) read(rc syscall.RawConn, b, oob []byte) (n, oobn, flags int,
 	if o.fn == nil {
 		o.fn = o.try
 	}
-	return o.call(rc, o.fn, b, oob)
-}
-
-// readWait is read that never parks in the poller: it waits for data
-// in ppoll(2) on the calling thread, for up to recvPollWait, first (if
-// pollFirst) or after a read that found nothing; it returns errNothing
-// if nothing came.
-func (o *rawReader) readWait(rc syscall.RawConn, b, oob []byte, pollFirst bool) (n, oobn, flags int, err error) {
-	if o.waitFn == nil {
-		o.waitFn = o.tryWait
-	}
-	o.pollFirst = pollFirst
-	n, oobn, flags, err = o.call(rc, o.waitFn, b, oob)
-	if err == unix.EAGAIN {
-		err = errNothing
-	}
-	return n, oobn, flags, err
-}
-
-// call runs fn, a callback of rc.Read that reads into b and oob.
-func (o *rawReader) call(rc syscall.RawConn, fn func(uintptr) bool, b, oob []byte) (n, oobn, flags int, err error) {
 	o.b, o.oob = b, oob
-	cerr := rc.Read(fn)
+	cerr := rc.Read(o.fn)
 	n, oobn, flags, err = o.n, o.oobn, o.flags, o.err
 	o.b, o.oob = nil, nil
 	switch {
@@ -187,20 +159,4 @@ func (o *rawReader) try(s uintptr) bool {
 		o.n, o.oobn, o.flags, o.err = recvRaw(s, o.b, o.oob)
 	}
 	return o.err != unix.EAGAIN
-}
-
-// tryWait is the RawConn callback of readWait.
-func (o *rawReader) tryWait(s uintptr) bool {
-	if !o.pollFirst && o.try(s) {
-		return true
-	}
-	o.pfd[0] = unix.PollFd{Fd: int32(s), Events: unix.POLLIN}
-	ts := unix.NsecToTimespec(int64(recvPollWait))
-	for {
-		if _, err := unix.Ppoll(o.pfd[:], &ts, nil); err != unix.EINTR {
-			break
-		}
-	}
-	o.try(s)
-	return true
 }

@@ -30,13 +30,6 @@ type reader struct {
 	clean int   // how many bytes from start hold no newline (a long line is scanned once)
 	fds   []int // received descriptors not yet claimed by an envelope
 	raw   rawReader
-	oob   []byte
-
-	// Set by the holder of the read role (see readrole.go).
-	drained bool  // the last read left the socket empty
-	woke    bool  // the last read's messages went to a waiting receiver
-	self    bool  // a receiver reads: hand messages over without waiting for room
-	err     error // why a receiver's read ended the channel, for the read goroutine
 
 	batch []*Message // user messages of this read, not yet handed to Recv
 	slab  []byte     // room for copies of small messages
@@ -52,12 +45,8 @@ const (
 	slabMsgs  = 16
 )
 
-func newReader(c *Channel) *reader {
-	return &reader{c: c, buf: make([]byte, readChunk), oob: make([]byte, unix.CmsgSpace(4*maxFDs)), drained: true}
-}
-
 func (c *Channel) readLoop() {
-	r := c.rd
+	r := &reader{c: c, buf: make([]byte, readChunk)}
 	err := r.run()
 	for _, fd := range r.fds {
 		unix.Close(fd)
@@ -76,64 +65,36 @@ func (c *Channel) readLoop() {
 	close(c.readDone)
 }
 
-// run reads while it holds the read role, until the stream ends or
-// fails (here or in a receiver's read).
 func (r *reader) run() error {
-	role := &r.c.role
+	oob := make([]byte, unix.CmsgSpace(4*maxFDs))
 	for {
-		role.awaitLoop(r.c.done)
-		if r.err != nil {
-			return r.err
-		}
-		if err := r.step(r.read); err != nil {
+		if err := r.makeRoom(); err != nil {
 			return err
 		}
-		if r.woke && r.drained {
-			role.letGo()
+		n, oobn, flags, err := r.read(oob)
+		if oobn > 0 {
+			if ferr := r.takeFDs(oob[:oobn], flags); ferr != nil {
+				return ferr
+			}
+		}
+		r.end += max(n, 0)
+		if perr := r.lines(); perr != nil {
+			return perr
+		}
+		r.shrink()
+		if err != nil || n == 0 {
+			return r.eof(err)
 		}
 	}
 }
 
-// step makes one read with read and handles what came.
-func (r *reader) step(read func(b, oob []byte) (n, oobn, flags int, err error)) error {
-	if err := r.makeRoom(); err != nil {
-		return err
-	}
-	r.woke = false
-	n, oobn, flags, err := read(r.buf[r.end:], r.oob)
-	if err == errNothing {
-		return err
-	}
-	r.drained = n < len(r.buf)-r.end
-	if oobn > 0 {
-		if ferr := r.takeFDs(r.oob[:oobn], flags); ferr != nil {
-			return ferr
-		}
-	}
-	r.end += max(n, 0)
-	if perr := r.lines(); perr != nil {
-		return perr
-	}
-	r.shrink()
-	if err != nil || n == 0 {
-		return r.eof(err)
-	}
-	return nil
-}
-
-// read makes one read into b and oob, waiting in the network poller.
-func (r *reader) read(b, oob []byte) (n, oobn, flags int, err error) {
+// read makes one read into the free end of buf and oob.
+func (r *reader) read(oob []byte) (n, oobn, flags int, err error) {
 	if r.c.w.raw == nil {
-		n, oobn, flags, _, err = r.c.conn.ReadMsgUnix(b, oob)
+		n, oobn, flags, _, err = r.c.conn.ReadMsgUnix(r.buf[r.end:], oob)
 		return n, oobn, flags, err
 	}
-	return r.raw.read(r.c.w.raw, b, oob)
-}
-
-// readHere is read for a receiver that holds the read role: it waits
-// for data on the caller's thread, and errNothing says nothing came.
-func (r *reader) readHere(b, oob []byte) (n, oobn, flags int, err error) {
-	return r.raw.readWait(r.c.w.raw, b, oob, r.drained)
+	return r.raw.read(r.c.w.raw, r.buf[r.end:], oob)
 }
 
 // eof turns the end of the stream into the right error. ECONNRESET is an
@@ -375,8 +336,7 @@ func (r *reader) deliver(m *Message) error {
 // messages wait there. When the channel closes first, it closes their
 // handles and returns ErrClosed.
 func (r *reader) flush() error {
-	left, woke := r.c.in.put(r.batch, r.c.done, r.self)
-	r.woke = r.woke || woke
+	left := r.c.in.put(r.batch, r.c.done)
 	for _, m := range left {
 		m.CloseHandle()
 	}

@@ -268,7 +268,6 @@ type handleEnvelope struct {
 // writer is idle; inline=false (the read goroutine) flushes on a new
 // goroutine so reading never waits on writing.
 func (w *writer) enqueue(it *item, inline bool) error {
-	w.c.role.reclaim() // its answer must be read even if no one calls Recv
 	w.mu.Lock()
 	err, full := w.admitLocked(len(it.line))
 	if err == nil {
@@ -294,7 +293,7 @@ func (w *writer) enqueueLine(line []byte) error {
 		} else {
 			w.out = append(append(w.out, line...), '\n')
 		}
-		w.sendLocked()
+		w.startLocked(false)
 	}
 	w.mu.Unlock()
 	w.overflow(err, full)
@@ -350,19 +349,6 @@ func (w *writer) startLocked(inline bool) {
 		w.flushing = true
 		go w.flush()
 	}
-}
-
-// sendLocked gets a plain line moving: in a conversation (a receiver
-// reads for itself, see readrole.go) with one non-blocking write on the
-// caller's goroutine, as the answer is awaited; else as startLocked
-// does, on a flusher goroutine, so that a sender in a loop gets its
-// lines written in few large writes.
-func (w *writer) sendLocked() {
-	if w.max == 0 && !w.flushing && w.c.role.talking.Load() {
-		w.kickLocked()
-		return
-	}
-	w.startLocked(false)
 }
 
 // place files it under w.mu: behind a pending handle, or ready to write.
