@@ -61,8 +61,9 @@ type member struct {
 	handed atomic.Int64 // connections it acknowledged
 	closed atomic.Int64 // connections it reported closed
 
-	counts memberCounts // messages (stats.go)
-	health memberHealth // loop-owned: heartbeats, memory (health.go)
+	counts     memberCounts // messages (stats.go)
+	health     memberHealth // loop-owned: heartbeats, memory (health.go)
+	listenErrs int          // listen errors returned to it (listen_fail.go)
 }
 
 func (m *member) info(restarts int) WorkerInfo {
