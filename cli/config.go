@@ -53,7 +53,7 @@ func applyKey(fs *pflag.FlagSet, o *runOptions, key string, v *yaml.Node) error 
 	if f.Changed {
 		return nil // the flag wins
 	}
-	values, err := scalars(v, key == "listen")
+	values, err := scalars(v, f.Value.Type() == "stringArray") // listen, watch, watch-ignore
 	if err != nil {
 		return err
 	}

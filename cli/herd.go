@@ -50,7 +50,8 @@ type herd struct {
 	wd     watchdog // kills the workers' children if herd is killed (watchdog.go)
 	keeper keeper   // kills what a worker started when it exits; nil for none (watchdog_keeper.go)
 
-	opsRuntime // the log file and the metrics server (ops.go)
+	opsRuntime   // the log file and the metrics server (ops.go)
+	watchRuntime // --watch (watch_herd.go)
 }
 
 // runHerd runs a herd with o in the foreground until it stops.
@@ -98,6 +99,9 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 	err = h.startKeeper()
 	if err == nil {
 		err = h.listenMetrics()
+	}
+	if err == nil {
+		err = h.openWatch()
 	}
 	if err != nil {
 		h.stopWatchdog()
@@ -182,7 +186,9 @@ func (h *herd) run(ctx context.Context) error {
 	h.log.Info("start", "name", h.opts.Name, "command", strings.Join(h.opts.Command, " "), "workers", h.opts.Workers,
 		"policy", h.opts.Policy, "control", h.ctl.Path(), "pid", os.Getpid())
 	h.startOps()
+	h.startWatch()
 	err := h.p.Run(ctx)
+	h.stopWatch()
 	h.ready.close()
 	h.ctl.Close()
 	h.notify.Close()

@@ -28,6 +28,7 @@ type runOptions struct {
 	State         string   // the workers' HERD_STATE_URL
 	Command       []string // COMMAND [ARG...]
 	opsOptions             // metrics, log file, health checks (ops.go)
+	watchOptions           // --watch (watch.go)
 }
 
 // addRunFlags registers herd run's flags on fs, with their defaults.
@@ -50,6 +51,7 @@ func (o *runOptions) addRunFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Config, "config", "c", "", "read settings from a YAML `FILE` (same keys as the flags; flags win)")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "`FORMAT` of herd's log and of worker output: text or json")
 	o.opsOptions.addFlags(fs)
+	o.watchOptions.addFlags(fs)
 	fs.StringVar(&o.State, "state", "", "the shared state store `URL` for the workers' package state, as "+envStateURL+": embedded:// (held by herd, the default) or redis://HOST:PORT/DB")
 }
 
@@ -103,6 +105,9 @@ func (o *runOptions) validate() error {
 		return usagef("--name: %w", err)
 	}
 	if err := o.opsOptions.validate(); err != nil {
+		return err
+	}
+	if err := o.watchOptions.validate(o.Command); err != nil {
 		return err
 	}
 	if err := checkStateURL(o.State); err != nil {
