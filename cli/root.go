@@ -7,7 +7,7 @@ import (
 )
 
 // newRoot builds the herd command and its subcommands.
-func newRoot(version string, stdout, stderr io.Writer) *cobra.Command {
+func newRoot(version Build, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "herd",
 		Short: "Run any program as a supervised cluster of worker processes",
