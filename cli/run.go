@@ -34,6 +34,7 @@ The config file (-c) is YAML with the flags' long names as keys, plus
 command: a list, used when no COMMAND is given; flags win over it.`,
 		Example: `  herd run -n 4 -l 127.0.0.1:8080 -- python3 app.py
   herd run -l tcp://0.0.0.0:80 -l unix:/run/app.sock --name api -- ./server
+  herd run --watch --watch-ignore '*.log' -- node app.js   # reload on save, while developing
   herd run -c herd.yaml`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/herdhq/herd/internal/testutil"
+	"github.com/spf13/pflag"
 )
 
 // Bounds of the watch tests, generous for a busy machine.
@@ -220,6 +222,41 @@ func TestProgramDir(t *testing.T) {
 	} {
 		if got := programDir(c.cmd); got != c.want {
 			t.Errorf("programDir(%q) = %q, want %q", c.cmd, got, c.want)
+		}
+	}
+}
+
+// TestWatchFlags: --watch alone is the program's directory, --watch=PATH
+// names paths, --watch PATH is refused (PATH would run as the command),
+// and a bad --watch-ignore glob is a usage error.
+func TestWatchFlags(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		watch []string
+		err   string
+	}{
+		{[]string{"--watch", "--watch-ignore=*.log", "--", "node", "app.js"}, []string{watchProgramDir}, ""},
+		{[]string{"--watch=src", "--watch=lib", "--", "node", "app.js"}, []string{"src", "lib"}, ""},
+		{[]string{"--watch", "src", "--", "node", "app.js"}, nil, "--watch=PATH"},
+		{[]string{"--watch", "--watch-ignore=[", "--", "node"}, nil, "--watch-ignore"},
+	} {
+		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+		fs.SetInterspersed(false)
+		var o runOptions
+		o.addRunFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		o.Command = fs.Args()
+		err := o.watchOptions.validate(o.Command)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: %v, want an error with %q", c.args, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(o.Watch, c.watch) {
+			t.Errorf("%q: watch %q (%v), want %q", c.args, o.Watch, err, c.watch)
 		}
 	}
 }
