@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdhq/herd/internal/testutil"
 	"github.com/spf13/pflag"
 )
 
@@ -139,96 +140,25 @@ func verifyUnit(t *testing.T, text string) {
 	}
 }
 
-// systemdUnit is a parsed unit: "Section.Key" to its values.
-type systemdUnit map[string][]string
-
-// parseUnit parses a unit file; command lines become their words joined
-// by NUL, with systemd's quoting undone.
+// parseUnit parses a unit file, or fails the test.
 func parseUnit(t *testing.T, text string) systemdUnit {
 	t.Helper()
-	u, section := systemdUnit{}, ""
-	for _, line := range strings.Split(text, "\n") {
-		switch {
-		case line == "" || strings.HasPrefix(line, "#"):
-		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
-			section = line[1 : len(line)-1]
-		default:
-			k, v, ok := strings.Cut(line, "=")
-			if !ok || section == "" {
-				t.Fatalf("bad unit line %q", line)
-			}
-			if strings.HasPrefix(k, "Exec") {
-				v = strings.Join(splitExec(t, v), "\x00")
-			} else {
-				v = strings.ReplaceAll(v, "%%", "%")
-			}
-			u[section+"."+k] = append(u[section+"."+k], v)
-		}
+	u, err := testutil.ParseUnit(text)
+	if err != nil {
+		t.Fatalf("%v in:\n%s", err, text)
 	}
-	return u
+	return systemdUnit(u)
 }
+
+// systemdUnit is a parsed unit that fails the test on a missing key.
+type systemdUnit testutil.Unit
 
 // get is the one value of key.
 func (u systemdUnit) get(t *testing.T, key string) string {
 	t.Helper()
-	if len(u[key]) != 1 {
-		t.Fatalf("%s: %d values %q, want one", key, len(u[key]), u[key])
+	v, err := testutil.Unit(u).Get(key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return u[key][0]
-}
-
-// splitExec splits a command line as systemd.service(5) says: words
-// apart by blanks, double-quoted ones with C escapes, $$ for $ and %%
-// for % (%t is left as it is; any other $ or % is an error).
-func splitExec(t *testing.T, line string) []string {
-	t.Helper()
-	var words []string
-	for line = strings.TrimLeft(line, " "); line != ""; line = strings.TrimLeft(line, " ") {
-		var w string
-		if line[0] == '"' {
-			w, line = unquoteC(t, line[1:])
-		} else {
-			end := strings.IndexByte(line, ' ')
-			if end < 0 {
-				end = len(line)
-			}
-			w, line = line[:end], line[end:]
-		}
-		if rest := strings.NewReplacer("$$", "", "%%", "", "%t", "").Replace(w); strings.ContainsAny(rest, "$%") {
-			t.Errorf("systemd would expand a variable or specifier in %q", w)
-		}
-		words = append(words, strings.NewReplacer("$$", "$", "%%", "%").Replace(w))
-	}
-	return words
-}
-
-// unquoteC reads a double-quoted word up to its closing quote.
-func unquoteC(t *testing.T, s string) (word, rest string) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"':
-			return b.String(), s[i+1:]
-		case c == '\\' && i+1 < len(s):
-			i++
-			b.WriteByte(cUnescape(s[i]))
-		default:
-			b.WriteByte(c)
-		}
-	}
-	t.Fatalf("unterminated quote in %q", s)
-	return "", ""
-}
-
-// cUnescape is the byte a C escape \c stands for.
-func cUnescape(c byte) byte {
-	switch c {
-	case 'n':
-		return '\n'
-	case 't':
-		return '\t'
-	case 'r':
-		return '\r'
-	}
-	return c
+	return v
 }
