@@ -33,7 +33,7 @@ type watchOptions struct {
 // addFlags registers --watch and --watch-ignore on fs.
 func (o *watchOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Watch, "watch", nil,
-		"reload the workers (one at a time, as herd reload does) when a file under `PATH` changes, 300ms after the last change (repeatable; --watch alone: the directory of the program's first file argument, else the working directory); node_modules, dot-files and dot-directories are skipped")
+		"reload the workers (one at a time, as herd reload does) when a file under `PATH` changes, 300ms after the last change (repeatable; --watch alone: the directory of the program's first file argument, else the working directory); node_modules, __pycache__, dot-files, dot-directories and --log-file are skipped")
 	fs.Lookup("watch").NoOptDefVal = watchProgramDir
 	fs.StringArrayVar(&o.WatchIgnore, "watch-ignore", nil,
 		"with --watch, skip files and directories whose name or path under the watched one matches `GLOB` (repeatable): '*.log', 'tmp', 'build/*'")

@@ -21,6 +21,9 @@ func (h *herd) openWatch() error {
 	if err != nil {
 		return usagef("--watch: %w", err)
 	}
+	if h.logPath != "" {
+		tree.own = append(tree.own, h.logPath)
+	}
 	h.watchLoop = newWatchLoop(tree, h.Reload, h.log, watchDebounce)
 	h.log.Info("watch", "paths", roots, "dirs", len(tree.dirs))
 	return nil

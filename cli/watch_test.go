@@ -30,6 +30,7 @@ type watchRig struct {
 	dir     string
 	reloads atomic.Int64
 	gate    chan struct{} // when set, each reload waits for a value
+	own     []string      // herd's own files, as the tree's own
 }
 
 // startWatchRig watches a new temporary directory (with ignore globs)
@@ -56,6 +57,7 @@ func (r *watchRig) start(roots, ignore []string) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	tree.own = r.own
 	loop := newWatchLoop(tree, r.reload, slog.New(slog.NewTextHandler(io.Discard, nil)), testDebounce)
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() { defer close(done); loop.run(stop) }()
@@ -129,11 +131,17 @@ func TestWatchEditorSaveIsOneReload(t *testing.T) {
 	r.waitReloads(2)
 }
 
-// TestWatchSkipsIgnored: node_modules, .git, dot-files, editors' backups
-// and --watch-ignore globs (by name, and by path under the tree) make no
-// reload; a change beside them does.
+// TestWatchSkipsIgnored: node_modules, __pycache__, .git, dot-files,
+// editors' backups, --watch-ignore globs (by name, and by path under the
+// tree) and herd's own log file and its rotations make no reload; a
+// change beside them does.
 func TestWatchSkipsIgnored(t *testing.T) {
-	r := startWatchRig(t, []string{"*.log", "src/gen"}, nil)
+	r := newWatchRig(t, nil)
+	r.mkdir("node_modules/pkg", ".git", "src")
+	r.own = []string{filepath.Join(r.dir, "herd.out")}
+	r.start([]string{r.dir}, []string{"*.log", "src/gen"})
+	r.write("herd.out", "x")
+	r.write("herd.out.1", "x")
 	r.mkdir("src/gen/deep")
 	r.write("node_modules/pkg/index.js", "x")
 	r.write(".git/HEAD", "x")
@@ -142,6 +150,8 @@ func TestWatchSkipsIgnored(t *testing.T) {
 	r.write("server.log", "x")
 	r.write("src/a.log", "x")
 	r.write("src/gen/deep/out.js", "x")
+	r.mkdir("src/__pycache__")
+	r.write("src/__pycache__/m.pyc", "x")
 	r.waitReloads(0)
 	r.write("src/app.js", "x")
 	r.waitReloads(1)

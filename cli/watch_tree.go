@@ -19,6 +19,7 @@ import (
 type watchTree struct {
 	w       *fsnotify.Watcher
 	ignore  []string        // --watch-ignore globs
+	own     []string        // herd's own files (--log-file): PATH and PATH.N never count
 	maxDirs int             // at most this many watched directories
 	trees   []string        // watched trees, absolute
 	files   map[string]bool // watched single files, absolute
@@ -99,6 +100,11 @@ func (t *watchTree) forget(dir string) {
 
 // relevant reports whether a change at path is one --watch asks for.
 func (t *watchTree) relevant(path string) bool {
+	for _, own := range t.own {
+		if path == own || strings.HasPrefix(path, own+".") {
+			return false // herd's log: else each line logged would reload
+		}
+	}
 	if t.files[path] {
 		return true
 	}
@@ -111,7 +117,7 @@ func (t *watchTree) relevant(path string) bool {
 }
 
 // skipped reports whether path, under one of the trees, is left out: a
-// part of its path under the tree is node_modules, a dot-file or
+// part of its path under the tree is node_modules, __pycache__, a dot-file or
 // dot-directory (.git), an editor's backup (NAME~), or matches an
 // --watch-ignore glob, as may the whole path under the tree.
 func (t *watchTree) skipped(path string) bool {
@@ -123,7 +129,7 @@ func (t *watchTree) skipped(path string) bool {
 		return true
 	}
 	for _, part := range strings.Split(rel, string(filepath.Separator)) {
-		if part == "node_modules" || strings.HasPrefix(part, ".") || strings.HasSuffix(part, "~") || t.matches(part) {
+		if part == "node_modules" || part == "__pycache__" || strings.HasPrefix(part, ".") || strings.HasSuffix(part, "~") || t.matches(part) {
 			return true
 		}
 	}
