@@ -39,6 +39,7 @@ func TestWatchReloadsOnSave(t *testing.T) {
 	h := startHerd(t, []string{"PORT=" + port}, "-n", "2", "--watch", "--watch-ignore=*.log", "--", "node", app)
 	before := pidsOf(h.waitWorkers(2))
 	u := "http://127.0.0.1:" + port + "/"
+	waitAnswer(t, u, "v1\n") // a Node worker may count as ready (1 s up) before it listens
 	ok, failed := loadDuring(t, u, func() {
 		touchIgnored(t, dir)
 		if st := h.status(); !samePids(pidsOf(st), before) || strings.Contains(h.stderr.String(), "generation=") {
