@@ -88,7 +88,7 @@ func applyKey(fs *pflag.FlagSet, o *runOptions, key string, v *yaml.Node) error 
 	if f.Changed {
 		return nil // the flag wins
 	}
-	values, err := configValues(key, v)
+	values, err := configValues(key, f.Value.Type() == "stringArray", v) // listen, env, watch, watch-ignore
 	if err != nil {
 		return err
 	}
@@ -105,9 +105,9 @@ func applyKey(fs *pflag.FlagSet, o *runOptions, key string, v *yaml.Node) error 
 
 // configValues are the values of key: one, a list for listen, or KEY:
 // VALUE pairs (or KEY=VALUE items) for env.
-func configValues(key string, v *yaml.Node) ([]string, error) {
+func configValues(key string, list bool, v *yaml.Node) ([]string, error) {
 	if key != "env" {
-		return scalars(v, key == "listen")
+		return scalars(v, list)
 	}
 	if v.Kind != yaml.MappingNode {
 		return scalars(v, true)

@@ -39,7 +39,8 @@ type herd struct {
 	keeper keeper     // kills what a worker started when it exits; nil for none (watchdog_keeper.go)
 	keys   workerKeys // the keeper's ids of the programs' workers
 
-	opsRuntime // the log file and the metrics server (ops.go)
+	opsRuntime   // the log file and the metrics server (ops.go)
+	watchRuntime // --watch (watch_herd.go)
 }
 
 // runHerd runs a herd of specs, with the herd-wide settings o, in the
@@ -118,6 +119,9 @@ func newHerd(o runOptions, specs []programSpec, stdout, stderr io.Writer) (*herd
 	if err == nil {
 		err = h.listenMetrics()
 	}
+	if err == nil {
+		err = h.openWatch()
+	}
 	if err != nil {
 		h.stopWatchdog()
 		h.ctl.Close()
@@ -160,7 +164,9 @@ func (h *herd) run(ctx context.Context) error {
 	go h.ctl.Serve(h)
 	go h.receiveNotify(notified)
 	h.startOps()
+	h.startWatch()
 	err := h.runPrograms(ctx)
+	h.stopWatch()
 	for _, pr := range h.progs {
 		pr.ready.close()
 	}

@@ -36,6 +36,7 @@ type runOptions struct {
 	Procfile      string   // run each entry of this Procfile as a program
 	Formation     string   // with Procfile: NAME=N,... workers of each (all=N)
 	opsOptions             // metrics, log file, health checks (ops.go)
+	watchOptions           // --watch (watch.go)
 
 	programs  *yaml.Node // the config file's programs mapping, or nil
 	configDir string     // the config file's directory, for its relative paths
@@ -67,6 +68,7 @@ func (o *runOptions) addRunFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LogTime, "log-time", false, "start each line of worker output with its time (RFC 3339, milliseconds), in text format")
 	fs.StringVar(&o.Procfile, "procfile", "", "run each entry of the Procfile at `PATH` as a program, one worker each (see --formation), PORT set as foreman does")
 	fs.StringVar(&o.Formation, "formation", "", "with --procfile: the workers of each program, `NAME=N,...` (all=N for every one; 0: not run)")
+	o.watchOptions.addFlags(fs)
 	fs.StringVar(&o.State, "state", "", "the shared state store `URL` for the workers' package state, as "+envStateURL+": embedded:// (held by herd, the default) or redis://HOST:PORT/DB")
 }
 
@@ -138,6 +140,9 @@ func (o *runOptions) validateProgram() error {
 		return usagef("--policy must be rr, leastconn, shared or reuseport, got %q", o.Policy)
 	}
 	if err := o.opsOptions.validate(); err != nil {
+		return err
+	}
+	if err := o.watchOptions.validate(o.Command); err != nil {
 		return err
 	}
 	if err := checkStateURL(o.State); err != nil {

@@ -50,7 +50,7 @@ func TestProgramsBadInput(t *testing.T) {
 				args = append(args, "-c", write("herd.yaml", c.config))
 			}
 			var out, errb bytes.Buffer
-			code := runRoot(context.Background(), "test", append(args, c.args...), &out, &errb)
+			code := runRoot(context.Background(), Build{Version: "test"}, append(args, c.args...), &out, &errb)
 			if code != ExitUsage {
 				t.Fatalf("exit %d, want %d\n%s", code, ExitUsage, errb.String())
 			}

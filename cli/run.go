@@ -43,6 +43,7 @@ Without --name, a herd is named after the config's name, else its program
 		Example: `  herd run -n 4 -l 127.0.0.1:8080 -- python3 app.py
   herd run -l tcp://0.0.0.0:80 -l unix:/run/app.sock --name api -- ./server
   herd run --env-file .env --cwd ./app --log-time -- node server.js
+  herd run --watch --watch-ignore '*.log' -- node app.js   # reload on save, while developing
   herd run -c herd.yaml
   herd run --procfile Procfile --formation web=4,worker=2`,
 		Args: cobra.ArbitraryArgs,
