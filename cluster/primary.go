@@ -49,6 +49,7 @@ type Primary struct {
 	preload     nodePreload // the Node workers' preload file
 
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
+	relay *relay              // messages between Node workers (relay.go)
 
 	totals Totals // counters, exited workers included (stats.go)
 }
@@ -85,6 +86,7 @@ type (
 func New(cfg Config) *Primary {
 	cfg = cfg.withDefaults()
 	return &Primary{
+		relay:   newRelay(func(s string) { cfg.Logger.Warn("cluster: " + s) }),
 		cfg:     cfg,
 		inbox:   make(chan any, 256),
 		done:    make(chan struct{}),

@@ -107,7 +107,7 @@ func (p *Primary) sendSocket(m *member, s *socket, reply *msg) error {
 func (p *Primary) socketFor(network, address string) (*socket, error) {
 	key := sockKey(network, address)
 	if s := p.sockets[key]; s != nil {
-		if err := s.ensureDispatcher(); err != nil {
+		if err := s.ensureDispatcher(&p.cfg); err != nil {
 			return nil, err
 		}
 		return s, nil
@@ -116,11 +116,9 @@ func (p *Primary) socketFor(network, address string) (*socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.mode == modeRR || s.mode == modeLeastConn {
-		if s.disp, err = newDispatcher(s, s.mode == modeLeastConn); err != nil {
-			s.close()
-			return nil, err
-		}
+	if err := s.ensureDispatcher(&p.cfg); err != nil {
+		s.close()
+		return nil, err
 	}
 	p.sockets[key] = s
 	return s, nil
