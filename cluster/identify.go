@@ -85,6 +85,34 @@ func (d *dispatcher) routeKey(fd int, key uint64) {
 	d.route(fd, nil)
 }
 
+// reroute routes fd, a connection a worker gave back, to a worker other
+// than skip; under Sticky by its peer's address (what was identified at
+// accept is gone with the primary's copy).
+func (d *dispatcher) reroute(fd int, skip router) {
+	if d.keys != nil {
+		var key uint64
+		if sa, err := unix.Getpeername(fd); err == nil {
+			key = sockaddrKey(sa)
+		}
+		d.keys.remember(fd, key)
+	}
+	d.route(fd, skip)
+}
+
+// sockaddrKey is addrKey for a decoded address.
+func sockaddrKey(sa unix.Sockaddr) uint64 {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return identityKey(a.Addr[:])
+	case *unix.SockaddrInet6:
+		if bytes.HasPrefix(a.Addr[:], v4InV6Prefix) {
+			return identityKey(a.Addr[12:])
+		}
+		return identityKey(a.Addr[:])
+	}
+	return 0
+}
+
 // identState is one connection's identification.
 type identState struct {
 	proxy  bool   // the PROXY header is still to be read

@@ -148,7 +148,7 @@ func (p *Primary) requeue(m *member, key string, im *ipc.Message) {
 		return
 	}
 	m.handed.Add(-1)
-	s.disp.route(fd, m)
+	s.disp.reroute(fd, m)
 }
 
 // dupOf returns a duplicate of a received connection's descriptor.
