@@ -4,7 +4,9 @@ package cluster
 // herd does what @socket.io/cluster-adapter's setupPrimary() does in a
 // Node primary (a message marked source "_sio_adapter" goes to every
 // other worker, and a response to the one worker whose adapter asked),
-// and relays herd's own form, {herd: "broadcast", ...}, to every other
+// and, when a worker exits, tells the others that its adapters closed
+// (as their own close would: they stop waiting for its answers at once,
+// not after socket.io's heartbeat timeout); it relays herd's own form, {herd: "broadcast", ...}, to every other
 // Node worker as it is. Relayed messages do not reach Config.OnMessage.
 
 import (
@@ -28,6 +30,7 @@ const (
 	sioSource                 = "_sio_adapter" // @socket.io/cluster-adapter's marker
 	sioFetchSocketsResponse   = 8              // socket.io-adapter's MessageType values that answer one requester
 	sioServerSideEmitResponse = 10
+	sioAdapterClose           = 13
 	herdBroadcast             = "broadcast" // {herd: "broadcast"}: to every other Node worker
 )
 
@@ -37,23 +40,30 @@ type relay struct {
 	mu      sync.Mutex
 	peers   []*member
 	boxes   map[*member]*outbox
-	uids    map[string]*member // adapter id → the worker it lives in
+	uids    map[string]sioAdapter // adapter id → where it lives
 	uidsOf  map[*member]int
 	dropped atomic.Int64 // messages not relayed: too long, or a full outbox
 	warn    func(string)
 }
 
 func newRelay(warn func(string)) *relay {
-	return &relay{boxes: map[*member]*outbox{}, uids: map[string]*member{}, uidsOf: map[*member]int{}, warn: warn}
+	return &relay{boxes: map[*member]*outbox{}, uids: map[string]sioAdapter{}, uidsOf: map[*member]int{}, warn: warn}
+}
+
+// sioAdapter is one socket.io adapter (a namespace's) in a worker.
+type sioAdapter struct {
+	m   *member
+	nsp string
 }
 
 // relayHead is the part of a message the relay reads.
 type relayHead struct {
-	Source       string `json:"source"`
-	Herd         string `json:"herd"`
-	Type         int    `json:"type"`
-	UID          string `json:"uid"`
-	RequesterUID string `json:"requesterUid"`
+	Source       string `json:"source,omitempty"`
+	Herd         string `json:"herd,omitempty"`
+	Type         int    `json:"type,omitempty"`
+	UID          string `json:"uid,omitempty"`
+	RequesterUID string `json:"requesterUid,omitempty"`
+	Nsp          string `json:"nsp,omitempty"`
 }
 
 // take relays msg from a Node worker if it is for other workers, and
@@ -75,11 +85,11 @@ func (r *relay) take(from *member, msg *ipc.Message) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if h.Source == sioSource && (h.Type == sioFetchSocketsResponse || h.Type == sioServerSideEmitResponse) {
-		r.send(r.uids[h.RequesterUID], d)
+		r.send(r.uids[h.RequesterUID].m, d)
 		return true
 	}
 	if h.Source == sioSource {
-		r.learn(from, h.UID)
+		r.learn(from, h.UID, h.Nsp)
 	}
 	for _, m := range r.peers {
 		if m != from {
@@ -89,12 +99,13 @@ func (r *relay) take(from *member, msg *ipc.Message) bool {
 	return true
 }
 
-// learn records that adapter uid lives in worker m (r.mu held).
-func (r *relay) learn(m *member, uid string) {
-	if uid == "" || r.uids[uid] == m || r.uidsOf[m] >= relayMaxUIDs {
+// learn records that adapter uid of namespace nsp lives in worker m
+// (r.mu held).
+func (r *relay) learn(m *member, uid, nsp string) {
+	if uid == "" || r.uids[uid].m == m || r.uidsOf[m] >= relayMaxUIDs {
 		return
 	}
-	r.uids[uid] = m
+	r.uids[uid] = sioAdapter{m: m, nsp: nsp}
 	r.uidsOf[m]++
 }
 
@@ -127,10 +138,22 @@ func (r *relay) setPeers(members map[int]*member) {
 		}
 	}
 	r.boxes = live
-	for uid, m := range r.uids {
-		if live[m] == nil {
+	for uid, a := range r.uids {
+		if live[a.m] == nil {
 			delete(r.uids, uid)
-			delete(r.uidsOf, m)
+			delete(r.uidsOf, a.m)
+			r.closed(uid, a.nsp)
 		}
+	}
+}
+
+// closed tells every worker that adapter uid is gone (r.mu held).
+func (r *relay) closed(uid, nsp string) {
+	line, err := json.Marshal(relayHead{Source: sioSource, Type: sioAdapterClose, UID: uid, Nsp: nsp})
+	if err != nil {
+		return
+	}
+	for _, m := range r.peers {
+		r.send(m, line)
 	}
 }

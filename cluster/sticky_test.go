@@ -134,7 +134,9 @@ func TestStickyHeader(t *testing.T) {
 	h := start(t, cluster.Config{Workers: 4, Policy: cluster.Sticky, StickyHeader: "X-Real-IP",
 		IdentifyTimeout: 300 * time.Millisecond}, "http")
 	h.waitReady(4)
-	req := func(v string) string { return "GET / HTTP/1.1\r\nHost: x\r\nX-Real-IP: " + v + "\r\nConnection: close\r\n\r\n" }
+	req := func(v string) string {
+		return "GET / HTTP/1.1\r\nHost: x\r\nX-Real-IP: " + v + "\r\nConnection: close\r\n\r\n"
+	}
 	ids := map[string]bool{}
 	for i := 0; i < 20; i++ {
 		v := fmt.Sprintf("10.0.0.%d", i)

@@ -23,6 +23,7 @@ type sioRound struct {
 	Echoed int            `json:"echoed"`
 	Pids   map[string]int `json:"pids"`
 	Heard  int            `json:"heard"`
+	Socks  any            `json:"sockets"`
 	Errors []string       `json:"errors"`
 }
 
@@ -31,8 +32,9 @@ type sioRound struct {
 // transport, each from its own loopback address (or, with --sticky-header
 // X-Forwarded-For, all from 127.0.0.1), connect and echo (every polling
 // request of a session reaches its worker), are spread over the workers,
-// all hear a broadcast from one client (herd relays the adapter's
-// messages), and after a herd reload reconnect to the new workers and
+// all hear a broadcast from one client and io.fetchSockets() finds all
+// 100 (herd relays the adapter's messages, and its answers to the worker
+// that asked), and after a herd reload reconnect to the new workers and
 // work again. Under rr, the clients fail ("xhr poll error").
 func TestSocketIO(t *testing.T) {
 	needSocketIO(t)
@@ -73,8 +75,9 @@ func testSocketIO(t *testing.T, mode string, args []string) {
 // and heard the broadcast.
 func checkSIORound(t *testing.T, r sioRound, pids map[int]bool) {
 	t.Helper()
-	if r.Echoed != 100 || r.Heard != 100 || len(r.Errors) > 0 {
-		t.Fatalf("round %d: %d of 100 clients echoed, %d heard the broadcast; errors: %q", r.Round, r.Echoed, r.Heard, r.Errors)
+	if r.Echoed != 100 || r.Heard != 100 || r.Socks != 100.0 || len(r.Errors) > 0 {
+		t.Fatalf("round %d: %d of 100 clients echoed, %d heard the broadcast, fetchSockets found %v; errors: %q",
+			r.Round, r.Echoed, r.Heard, r.Socks, r.Errors)
 	}
 	for pid := range r.Pids {
 		if n, _ := strconv.Atoi(pid); !pids[n] {

@@ -3,7 +3,8 @@
 // 127.0.0.(i+2); "header": all from 127.0.0.1, with X-Forwarded-For
 // 10.0.0.i. Each round (one per line on stdin, the first at once) waits
 // until every client echoes (retrying while they reconnect), has client 0
-// broadcast, and prints one JSON line: {round, echoed, pids, heard, errors}.
+// broadcast, asks for the count of sockets on all workers, and prints one
+// JSON line: {round, echoed, pids, heard, sockets, errors}.
 const http = require('http');
 const readline = require('readline');
 const { io } = require('socket.io-client');
@@ -35,6 +36,16 @@ async function echo(s, i, deadline) {
   }
 }
 
+// count asks for the sockets of all workers until there are n (a reload's
+// old workers may still hold sessions) or the deadline passes.
+async function count(deadline) {
+  for (;;) {
+    const c = await clients[0].timeout(10000).emitWithAck('count').catch((e) => e.message);
+    if (c === n || Date.now() > deadline) return c;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 async function round(r) {
   const deadline = Date.now() + 20000;
   const pids = {};
@@ -52,7 +63,8 @@ async function round(r) {
     await new Promise((res) => setTimeout(res, 50));
   }
   const heard = clients.filter((s) => s.heard.has(token)).length;
-  console.log(JSON.stringify({ round: r, echoed, pids, heard, errors: errors.splice(0) }));
+  const sockets = await count(Date.now() + 20000);
+  console.log(JSON.stringify({ round: r, echoed, pids, heard, sockets, errors: errors.splice(0) }));
 }
 
 let r = 0;

@@ -1,0 +1,76 @@
+package cluster_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herdhq/herd/cluster"
+)
+
+// nodeBroadcaster broadcasts {herd: "broadcast", from: pid} to the other
+// workers through herd every 100ms, and tells the primary once of each
+// worker it heard from.
+const nodeBroadcaster = `
+const heard = new Set();
+setInterval(() => process.send({herd: 'broadcast', from: process.pid}), 100);
+process.on('message', (m) => {
+  if (m.herd === 'broadcast' && !heard.has(m.from)) {
+    heard.add(m.from);
+    process.send({heard: m.from, by: process.pid});
+  }
+});
+`
+
+// TestNodeBroadcast: a Node worker's {herd: "broadcast"} message reaches
+// every other Node worker, never itself, and not the primary's OnMessage.
+func TestNodeBroadcast(t *testing.T) {
+	var b inbox
+	h := startNode(t, cluster.Config{Workers: 3, Readiness: cluster.ReadyOnStart, OnMessage: b.onMessage}, nodeBroadcaster)
+	h.waitReady(3)
+	ws, err := h.p.Workers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, a := range ws {
+		for _, c := range ws {
+			if a.Pid != c.Pid {
+				want[fmt.Sprintf("%d>%d", a.Pid, c.Pid)] = true
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for got := heardPairs(&b); len(got) < len(want); got = heardPairs(&b) {
+		if time.Now().After(deadline) {
+			t.Fatalf("heard %v; want %v", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for pair := range heardPairs(&b) {
+		if !want[pair] {
+			t.Fatalf("unexpected %s (a worker heard itself?)", pair)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range b.msgs {
+		if m["herd"] != nil {
+			t.Fatalf("a relayed message reached OnMessage: %v", m)
+		}
+	}
+}
+
+// heardPairs returns "from>by" for each report.
+func heardPairs(b *inbox) map[string]bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]bool{}
+	for _, m := range b.msgs {
+		if m["heard"] != nil {
+			out[strings.TrimSpace(fmt.Sprintf("%.0f>%.0f", m["heard"], m["by"]))] = true
+		}
+	}
+	return out
+}
