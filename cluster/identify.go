@@ -30,6 +30,7 @@ type identifier struct {
 	timeout time.Duration
 	running chan struct{} // one token per connection being identified
 	wg      sync.WaitGroup
+	buf     []byte // the accept goroutine's, for a first look
 }
 
 // newIdentifier returns nil when connections need no identification.
@@ -46,31 +47,40 @@ func newIdentifier(cfg *Config) *identifier {
 		name = bytes.ToLower([]byte(header))
 	}
 	return &identifier{header: name, proxy: cfg.ProxyProtocol, timeout: cfg.IdentifyTimeout,
-		running: make(chan struct{}, maxIdentifying)}
+		running: make(chan struct{}, maxIdentifying), buf: make([]byte, identifyMaxBytes)}
 }
 
-// identify starts identifying fd, whose address hashes to key, and then
-// routes it; it never blocks the accept loop.
+// identify identifies fd, whose address hashes to key, and routes it. It
+// never blocks the accept loop: it looks at what already arrived (the
+// usual case: a client writes its request as it connects), and waits for
+// the rest on another goroutine.
 func (d *dispatcher) identify(fd int, key uint64) {
+	st := &identState{proxy: d.ident.proxy, header: d.ident.header, key: key}
+	if done, _ := peekStep(fd, d.ident.buf, st.step); done {
+		d.identified(fd, st)
+		return
+	}
 	select {
 	case d.ident.running <- struct{}{}:
 		d.ident.wg.Add(1)
-		go d.identifyConn(fd, key)
+		go d.identifyConn(fd, st)
 	default:
-		if d.ident.proxy {
-			unix.Close(fd)
-			return
-		}
-		d.routeKey(fd, key)
+		st.header = nil // too many waiting: by address, or closed without a PROXY header
+		d.identified(fd, st)
 	}
 }
 
-func (d *dispatcher) identifyConn(fd int, key uint64) {
+func (d *dispatcher) identifyConn(fd int, st *identState) {
 	defer d.ident.wg.Done()
 	defer func() { <-d.ident.running }()
-	st := identState{proxy: d.ident.proxy, header: d.ident.header, key: key}
 	peekConn(fd, time.Now().Add(d.ident.timeout), st.step)
-	if st.proxy { // no valid PROXY header in time
+	d.identified(fd, st)
+}
+
+// identified routes fd by what st found; one whose PROXY header did not
+// come (in time, or valid) is closed.
+func (d *dispatcher) identified(fd int, st *identState) {
+	if st.proxy {
 		unix.Close(fd)
 		return
 	}
