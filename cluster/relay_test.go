@@ -1,8 +1,11 @@
 package cluster_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,4 +76,54 @@ func heardPairs(b *inbox) map[string]bool {
 		}
 	}
 	return out
+}
+
+// nodeFlooder: worker 1 broadcasts 64 KiB messages as fast as Node sends
+// them; worker 2 blocks its event loop for 3 s, reading nothing.
+const nodeFlooder = `
+const pad = 'x'.repeat(64 << 10);
+if (process.env.HERD_WORKER_ID === '1') {
+  const flood = () => process.connected && process.send({herd: 'broadcast', pad}, (err) => err || setImmediate(flood));
+  flood();
+} else {
+  setTimeout(() => { const end = Date.now() + 3000; while (Date.now() < end); }, 200);
+}
+`
+
+// TestHostileRelayFlood: a worker that floods broadcasts at one that does
+// not read makes the primary hold at most relayMaxQueued for it: past it,
+// messages are dropped (logged once), and the primary goes on answering.
+func TestHostileRelayFlood(t *testing.T) {
+	var log syncLog
+	h := startNode(t, cluster.Config{Workers: 2, Readiness: cluster.ReadyOnStart, KillTimeout: 10 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))}, nodeFlooder)
+	h.waitReady(2)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(log.String(), "relay queue is full") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no drop logged within 30s:\n%s", log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := h.p.Workers(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncLog is a log sink safe for concurrent use.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
