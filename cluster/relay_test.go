@@ -79,14 +79,15 @@ func heardPairs(b *inbox) map[string]bool {
 }
 
 // nodeFlooder: worker 1 broadcasts 64 KiB messages as fast as Node sends
-// them; worker 2 blocks its event loop for 3 s, reading nothing.
+// them; worker 2, once the flood reaches it, blocks its event loop for
+// 3 s, reading nothing.
 const nodeFlooder = `
 const pad = 'x'.repeat(64 << 10);
 if (process.env.HERD_WORKER_ID === '1') {
   const flood = () => process.connected && process.send({herd: 'broadcast', pad}, (err) => err || setImmediate(flood));
   flood();
 } else {
-  setTimeout(() => { const end = Date.now() + 3000; while (Date.now() < end); }, 200);
+  process.once('message', () => { const end = Date.now() + 3000; while (Date.now() < end); });
 }
 `
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,8 +16,8 @@ import (
 
 // TestStickyByAddress: under Sticky, every connection from one address
 // reaches one worker, the clients spread over the workers, a reload keeps
-// each client on its slot (now the successor), and scaling 4 → 5 moves
-// few clients.
+// each client on its slot (now the successor), so does a crash, and
+// scaling 4 → 5 moves few clients.
 func TestStickyByAddress(t *testing.T) {
 	h := start(t, cluster.Config{Workers: 4, Policy: cluster.Sticky}, "http")
 	h.waitReady(4)
@@ -30,13 +31,23 @@ func TestStickyByAddress(t *testing.T) {
 	if e := h.reloadEnd(60 * time.Second); e.Err != nil {
 		t.Fatal(e)
 	}
+	h.waitReady(4)
 	if after := h.slotsOf(t, 40); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("slots changed over a reload:\nbefore %v\nafter  %v", before, after)
+	}
+	ws, err := h.p.Workers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(ws[0].Pid, syscall.SIGKILL) // its clients go to its successor
+	h.waitReady(1)
+	if after := h.slotsOf(t, 40); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("slots changed over a crash:\nbefore %v\nafter  %v", before, after)
 	}
 	if err := h.p.Scale(5); err != nil {
 		t.Fatal(err)
 	}
-	h.waitReady(5) // 4 of the reload, 1 new
+	h.waitReady(1)
 	moved := 0
 	for i, s := range h.slotsOf(t, 40) {
 		if s != before[i] {
