@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -203,4 +204,38 @@ func TestProxyProtocol(t *testing.T) {
 func proxyV2(a, b, c, d byte) []byte {
 	h := []byte("\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c")
 	return append(h, a, b, c, d, 10, 0, 0, 1, 0x30, 0x39, 0, 80)
+}
+
+// TestHostileSilentClients: 2000 connections that send nothing hold at
+// most 1024 identifying goroutines in the primary (the rest are routed by
+// address at once), each for IdentifyTimeout; a client that sends its
+// request meanwhile is served.
+func TestHostileSilentClients(t *testing.T) {
+	h := start(t, cluster.Config{Workers: 2, Policy: cluster.Sticky, StickyHeader: "X-Real-IP",
+		IdentifyTimeout: 3 * time.Second}, "http")
+	h.waitReady(2)
+	base := runtime.NumGoroutine()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	peak := 0
+	for i := 0; i < 2000; i++ {
+		c, err := net.DialTimeout("tcp", h.addr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		peak = max(peak, runtime.NumGoroutine()-base)
+	}
+	rawGet(t, "127.0.0.1", h.addr, "GET / HTTP/1.1\r\nHost: x\r\nX-Real-IP: 10.0.0.1\r\nConnection: close\r\n\r\n")
+	peak = max(peak, runtime.NumGoroutine()-base)
+	if peak > 1024+100 {
+		t.Fatalf("%d goroutines more than before, for 2000 silent connections", peak)
+	}
+	if peak < 500 {
+		t.Fatalf("only %d goroutines more: were the connections identified?", peak)
+	}
 }
