@@ -46,7 +46,7 @@ func TestChaos(t *testing.T) {
 
 	t.Run("kill", func(t *testing.T) { chaosKill(t, h, n, idle) })
 	t.Run("reload", func(t *testing.T) { chaosReload(t, h, n) })
-	for _, mode := range []string{"garbage", "huge", "strayfd", "manyfds"} {
+	for _, mode := range []string{"garbage", "huge", "strayfd", "manyfds", "noread", "ports", "messages", "stateconns"} {
 		t.Run("flood-"+mode, func(t *testing.T) { chaosFlood(t, h, n, mode) })
 	}
 	t.Run("leaks", func(t *testing.T) {
@@ -61,10 +61,16 @@ func TestChaos(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		rss, peak := h.rss()
+		for end := time.Now().Add(time.Minute); rss > 2*rss0 && time.Now().Before(end); rss, _ = h.rss() {
+			time.Sleep(time.Second) // the bound: back within 2x the start within a minute
+		}
 		report(t, "herd after everything: %d fds (start %d), %d goroutines (start %d), RSS %.1f MiB (start %.1f, peak %.1f)",
 			fd, fd0, g, g0, rss, rss0, peak)
 		if fd > fd0 || g > g0 {
 			t.Errorf("herd leaked: %d fds (start %d), %d goroutines (start %d)\n%s", fd, fd0, g, g0, fdList(h.pid()))
+		}
+		if rss > 2*rss0 {
+			t.Errorf("herd's RSS is %.1f MiB a minute after the attacks, more than twice its %.1f MiB at the start", rss, rss0)
 		}
 	})
 	if !h.running() {
@@ -279,9 +285,27 @@ func chaosFlood(t *testing.T, h *herdProc, n int, mode string) {
 	if len(fs) > 0 {
 		t.Errorf("%d requests failed while a worker flooded its channel:%s", len(fs), describe(fs, 10))
 	}
+	if logged := countLines(h.out.String(), "msg=message", "pid="+strconv.Itoa(flooder)); logged > maxLoggedMessages {
+		t.Errorf("herd logged %d messages of the flooding worker, more than %d", logged, maxLoggedMessages)
+	}
 	if !h.running() {
 		t.Fatalf("herd exited with %d", h.code)
 	}
+}
+
+// maxLoggedMessages bounds the log lines of one worker's messages in a
+// flood test: herd rate-limits them (issue 12, row 8).
+const maxLoggedMessages = 5000
+
+// countLines counts the lines of out that hold every one of words.
+func countLines(out string, words ...string) int {
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(line, w) }) {
+			n++
+		}
+	}
+	return n
 }
 
 // TestChaosPrimaryKilled kills herd with SIGKILL under load: every
@@ -294,21 +318,8 @@ func TestChaosPrimaryKilled(t *testing.T) {
 		pids = append(pids, w.Pid)
 	}
 	var grandchildren []int
-	deadline := time.Now().Add(liveness)
-	for len(grandchildren) < 2 {
-		grandchildren = grandchildren[:0]
-		files, _ := filepath.Glob(filepath.Join(h.dir, "gc-*"))
-		for _, f := range files {
-			b, _ := os.ReadFile(f)
-			if fs := strings.Fields(string(b)); len(fs) == 2 {
-				gc, _ := strconv.Atoi(fs[1])
-				grandchildren = append(grandchildren, gc)
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the workers did not start their children: %v", files)
-		}
-		time.Sleep(pollEvery)
+	for _, gc := range recordedChildren(t, h.dir, "gc-", 2) {
+		grandchildren = append(grandchildren, gc)
 	}
 	t.Cleanup(func() { // the sleepers must not outlive the test, whatever happened
 		for _, p := range grandchildren {

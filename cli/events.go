@@ -19,7 +19,7 @@ func logEvent(log *slog.Logger, e cluster.Event) {
 		if !e.Expected {
 			level = slog.LevelWarn
 		}
-	case cluster.EventRestart, cluster.EventReplace, cluster.EventSuspect:
+	case cluster.EventRestart, cluster.EventReplace, cluster.EventSuspect, cluster.EventNotice:
 		level = slog.LevelWarn
 	case cluster.EventReload:
 		if e.Err != nil {
@@ -44,8 +44,10 @@ func eventAttrs(e cluster.Event) []slog.Attr {
 			a = append(a, slog.Int("code", e.Code))
 		}
 		a = append(a, slog.Bool("expected", e.Expected))
-	case cluster.EventListening:
-		a = append(a, slog.String("addr", e.Addr))
+	case cluster.EventListening, cluster.EventError:
+		if e.Addr != "" {
+			a = append(a, slog.String("addr", e.Addr))
+		}
 	case cluster.EventRestart:
 		a = append(a, slog.Duration("delay", e.Delay))
 	}

@@ -12,6 +12,7 @@ const (
 	ExitUsage  = 2 // a bad flag, argument or config file
 	ExitBind   = 3 // a --listen address or the control socket could not be bound
 	ExitGaveUp = 4 // workers exited more than --max-restarts times in --restart-window
+	ExitForced = 5 // stopped by force: a second SIGTERM or SIGINT killed the workers
 )
 
 // exitCodesHelp is the table shown by herd run --help.
@@ -20,7 +21,8 @@ const exitCodesHelp = `Exit status:
   1  failed for another reason (a worker could not be started, ...)
   2  a bad flag, argument or config file (the message names it)
   3  a --listen address or the control socket could not be bound
-  4  gave up: workers exited more than --max-restarts times within --restart-window`
+  4  gave up: workers exited more than --max-restarts times within --restart-window
+  5  stopped by force: a second SIGTERM or SIGINT while stopping killed the workers`
 
 // exitError is an error with the status herd exits with.
 type exitError struct {

@@ -27,7 +27,9 @@ type opsOptions struct {
 	LogMaxSize       byteSize
 	LogMaxFiles      int
 	MaxMemory        byteSize
+	MaxMessage       byteSize
 	HeartbeatTimeout time.Duration
+	LogMessages      int // workers' messages logged a second, per worker; -1: all
 }
 
 // addFlags registers the operating flags on fs.
@@ -37,7 +39,11 @@ func (o *opsOptions) addFlags(fs *pflag.FlagSet) {
 	o.LogMaxSize = defaultLogMaxSize
 	fs.Var(&o.LogMaxSize, "log-max-size", "rotate --log-file when it would grow past `SIZE` (512KB, 10MB, 1GB)")
 	fs.IntVar(&o.LogMaxFiles, "log-max-files", defaultLogMaxFiles, "keep at most `N` log files: --log-file and N-1 rotated ones (PATH.1 is the newest)")
+	fs.IntVar(&o.LogMessages, "log-messages", defaultMessageLogRate,
+		"log at most `N` messages a second of each worker (process.send), in bursts of up to 2N, and count the others in a \"messages not logged\" line (-1: log all)")
 	fs.Var(&o.MaxMemory, "max-memory", "replace a worker whose resident memory stays above `SIZE` (300MB) for 3 checks a second apart (0: no limit)")
+	o.MaxMessage = cluster.DefaultMaxMessage
+	fs.Var(&o.MaxMessage, "max-message", "cut off (kill and replace) a worker that sends a message longer than `SIZE` on its channel (herd's protocol, Node's process.send)")
 	fs.DurationVar(&o.HeartbeatTimeout, "heartbeat-timeout", defaultHeartbeatTimeout,
 		"take a worker of herd's Go library that sent no heartbeat for `DURATION` for hung: SIGABRT (its stacks go to the log), SIGKILL, replace (0: off)")
 }
@@ -51,6 +57,12 @@ func (o *opsOptions) validate() error {
 		return usagef("--log-max-files must be at least 1, got %d", o.LogMaxFiles)
 	case o.MaxMemory < 0:
 		return usagef("--max-memory must not be negative")
+	case o.LogMessages < -1:
+		return usagef("--log-messages must be 0 or more, or -1 to log all; got %d", o.LogMessages)
+	case o.MaxMessage != 0 && o.MaxMessage < 1<<10:
+		return usagef("--max-message must be at least 1KB, got %s", o.MaxMessage.String())
+	case o.MaxMessage > 1<<30:
+		return usagef("--max-message must be at most 1GB, got %s", o.MaxMessage.String())
 	case o.HeartbeatTimeout < 0:
 		return usagef("--heartbeat-timeout must not be negative, got %s", o.HeartbeatTimeout)
 	}
@@ -60,6 +72,7 @@ func (o *opsOptions) validate() error {
 // apply sets the health checks in the cluster's configuration.
 func (o *opsOptions) apply(cfg *cluster.Config) {
 	cfg.MaxMemory = int64(o.MaxMemory)
+	cfg.MaxMessage = int(o.MaxMessage)
 	cfg.HeartbeatTimeout = o.HeartbeatTimeout
 }
 
@@ -85,17 +98,26 @@ func (h *herd) openLog(stdout, stderr io.Writer) (io.Writer, io.Writer, error) {
 	if err != nil {
 		return nil, nil, usagef("--log-file: %w", err)
 	}
+	w.Errors = stderr // failed writes are reported where herd would log without --log-file
 	h.logw, h.logPath = w, path
 	sw := &syncWriter{w: w}
 	return sw, sw, nil
 }
 
-// listenMetrics binds --metrics, if set.
+// listenMetrics binds --metrics, if set: every program's metrics, with
+// a program label when the herd has several.
 func (h *herd) listenMetrics() error {
 	if h.opts.Metrics == "" {
 		return nil
 	}
-	srv, err := metrics.Listen(h.opts.Metrics, h.p)
+	srcs := make([]metrics.Program, len(h.progs))
+	for i, pr := range h.progs {
+		srcs[i] = metrics.Program{Source: pr.p}
+		if len(h.progs) > 1 {
+			srcs[i].Name = pr.name
+		}
+	}
+	srv, err := metrics.ListenPrograms(h.opts.Metrics, srcs)
 	if err != nil {
 		return withCode(ExitBind, err)
 	}

@@ -24,8 +24,8 @@ const maxEarly = 1024
 // them sent READY=1 (the program is known to say it). --ready-timeout
 // bounds the wait (the cluster kills a worker not ready in time).
 type readiness struct {
-	mark  func(id int) // marks a worker ready; never called with mu held
-	grace time.Duration
+	mark  func(id int)  // marks a worker ready; never called with mu held
+	grace time.Duration // 0: no grace period (the cluster judges Node workers itself)
 
 	mu     sync.Mutex
 	byPid  map[int]int // live workers: pid → id
@@ -49,10 +49,11 @@ func (r *readiness) forked(id, pid int) {
 	r.byPid[pid] = id
 	if r.early[pid] {
 		delete(r.early, pid)
+		r.becomeAware()
 		go r.mark(id)
 		return
 	}
-	if !r.aware {
+	if !r.aware && r.grace > 0 {
 		r.timers[id] = time.AfterFunc(r.grace, func() { r.graceOver(id) })
 	}
 }
@@ -98,11 +99,8 @@ func (r *readiness) notified(m sdnotify.Message) {
 		return
 	}
 	id := r.workerOf(m.Pid)
-	if m.Ready() && !r.aware {
-		r.aware = true
-		for other := range r.timers {
-			r.cancel(other)
-		}
+	if m.Ready() && id != 0 {
+		r.becomeAware()
 	}
 	switch {
 	case id == 0 && m.Ready() && len(r.early) < maxEarly:
@@ -113,6 +111,25 @@ func (r *readiness) notified(m sdnotify.Message) {
 			go r.mark(id)
 		}
 	}
+}
+
+// becomeAware notes that the program says READY=1: every worker is
+// waited for, and the grace periods stop. r.mu is held.
+func (r *readiness) becomeAware() {
+	if r.aware {
+		return
+	}
+	r.aware = true
+	for other := range r.timers {
+		r.cancel(other)
+	}
+}
+
+// owns reports whether pid is one of these workers, or descends from one.
+func (r *readiness) owns(pid int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.workerOf(pid) != 0
 }
 
 // workerOf finds the worker that pid is, or descends from. r.mu is held.

@@ -26,6 +26,6 @@ New here? Run 'herd demo'.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
 	root.AddCommand(newRunCmd(), newDemoCmd(), newStatusCmd(), newReloadCmd(), newScaleCmd(), newStopCmd(),
-		newVersionCmd(version), newLogsCmd(), newTopCmd())
+		newVersionCmd(version), newLogsCmd(), newTopCmd(), newLsCmd())
 	return root
 }

@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 		"bloat":       helperBloat,
 		"spin":        helperSpin,
 		"hoard":       helperHoard,
+		"floodlisten": helperFloodListen,
+		"readdie":     helperReadDie,
 	})
 }
 

@@ -72,6 +72,8 @@ const (
 	DefaultKillTimeout   = 10 * time.Second
 	DefaultReadyTimeout  = 30 * time.Second
 	DefaultIdleGrace     = time.Second
+	DefaultMaxMessage    = 1 << 20  // the longest message a worker may send: 1 MiB
+	DefaultMaxQueue      = 16 << 20 // the bytes that may wait to be written to one worker: 16 MiB
 	// DefaultIdentifyTimeout is Config.IdentifyTimeout's default.
 	DefaultIdentifyTimeout = time.Second
 )
@@ -201,6 +203,18 @@ type Config struct {
 	// fight over them; a negative value leaves the environment alone. A
 	// GOMAXPROCS already in the worker's environment always wins.
 	WorkerProcs int
+	// MaxMessage is the longest message, in bytes, a worker may send on
+	// its channel: a longer line cuts the worker off (it is killed, with
+	// the reason logged, and replaced as after a crash), and the primary
+	// never buffers more than about this much of one worker's line. 0
+	// means DefaultMaxMessage.
+	MaxMessage int
+	// MaxQueue bounds the bytes waiting to be written to one worker (the
+	// primary's replies, hand-offs and Send): a worker that lets more pile
+	// up, because it does not read its channel, is cut off as for
+	// MaxMessage, so that the primary never waits on one worker. A message
+	// alone is always queued, however long. 0 means DefaultMaxQueue.
+	MaxQueue int
 }
 
 // Readiness says when a worker counts as ready to serve.
@@ -208,7 +222,11 @@ type Readiness int
 
 const (
 	// ReadyOnListen: after its first successful Listen, or an explicit
-	// Ready, whichever comes first.
+	// Ready, whichever comes first. A Node worker is ready when its first
+	// server listens; one that makes no server, once its start settled
+	// (herd's preload says so: startGrace after its main module ran and
+	// its last module load, no net.Server made; without the preload,
+	// startGrace after its first message if it asked for no server).
 	ReadyOnListen Readiness = iota
 	// ReadyExplicit: only after the worker calls Ready.
 	ReadyExplicit
@@ -236,6 +254,12 @@ func (c Config) withDefaults() Config {
 	c.BackoffMax = orDefault(c.BackoffMax, DefaultBackoffMax)
 	c.KillTimeout = orDefault(c.KillTimeout, DefaultKillTimeout)
 	c.ReadyTimeout = orDefault(c.ReadyTimeout, DefaultReadyTimeout)
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = DefaultMaxQueue
+	}
 	c.IdentifyTimeout = orDefault(c.IdentifyTimeout, DefaultIdentifyTimeout)
 	if c.IdleGrace == 0 {
 		c.IdleGrace = DefaultIdleGrace

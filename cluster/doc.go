@@ -31,9 +31,14 @@
 // Supervision: a worker that exits unexpectedly is replaced, with a
 // capped exponential backoff; more than MaxRestarts restarts within
 // RestartWindow makes Run give up with ErrGaveUp. SIGTERM and SIGINT stop
-// the cluster gracefully, SIGHUP rolls a zero-downtime reload, SIGTTIN and
+// the cluster gracefully (a second one kills the workers, and Run returns
+// ErrForced), SIGHUP rolls a zero-downtime reload, SIGTTIN and
 // SIGTTOU add and remove a worker. Workers never outlive the primary: their
 // channel closes and the kernel sends them SIGKILL (Pdeathsig).
+//
+// The primary never waits on a worker: a worker that sends a message
+// longer than Config.MaxMessage, or leaves more than Config.MaxQueue of
+// the primary's messages unread, is killed and replaced.
 //
 // The primary and its workers talk over the ipc channel that proc sets up;
 // herd's own messages use cmd "NODE_HERD", which Node also treats as

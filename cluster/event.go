@@ -27,6 +27,7 @@ const (
 	EventScale      EventType = "scale"      // the number of workers changed (Detail)
 	EventStop       EventType = "stop"       // a graceful stop started
 	EventError      EventType = "error"      // something failed but the cluster goes on (Err)
+	EventNotice     EventType = "notice"     // something the user should know about their program (Detail)
 )
 
 // Event is one thing that happened in the cluster.

@@ -56,12 +56,14 @@ type member struct {
 	refusedSock   bool            // it asked for more than MaxWorkerSockets (logged once)
 	killTimer     *time.Timer
 	readyTimer    *time.Timer
+	startErr      error // a listen that failed before it was ready (listen_fail.go)
 
 	handed atomic.Int64 // connections it acknowledged
 	closed atomic.Int64 // connections it reported closed
 
-	counts memberCounts // messages (stats.go)
-	health memberHealth // loop-owned: heartbeats, memory (health.go)
+	counts     memberCounts // messages (stats.go)
+	health     memberHealth // loop-owned: heartbeats, memory (health.go)
+	listenErrs int          // listen errors returned to it (listen_fail.go)
 }
 
 func (m *member) info(restarts int) WorkerInfo {
@@ -157,7 +159,8 @@ func (p *Primary) command(m *member) *proc.Cmd {
 	c.Pdeathsig = syscall.SIGKILL
 	c.Env = p.healthEnv(c.Env)
 	c.Env = procsEnv(c.Env, p.cfg.WorkerProcs, p.want)
-	c.ChannelOptions = &ipc.Options{Internal: p.internalFunc(m)}
+	// Bounded sends: the loop never waits on a worker that does not read.
+	c.ChannelOptions = &ipc.Options{Internal: p.internalFunc(m), MaxMessageSize: p.cfg.MaxMessage, MaxQueue: p.cfg.MaxQueue}
 	p.nodeCommand(m, c)
 	countInternal(m, c.ChannelOptions)
 	return c
@@ -208,11 +211,13 @@ func (p *Primary) forwardMessages(m *member) {
 	}
 }
 
-// send is a best-effort message to the worker.
+// send is a best-effort message to the worker; it never waits. A closed
+// channel is no error, nor a full queue (Config.MaxQueue: the channel
+// closes, and the worker is cut off as for bad input).
 func (m *member) send(v any) error {
 	m.counts.internalOut.Add(1)
 	err := m.cmd.Channel().Send(v)
-	if errors.Is(err, ipc.ErrClosed) {
+	if errors.Is(err, ipc.ErrClosed) || errors.Is(err, ipc.ErrQueueFull) {
 		return nil
 	}
 	return err

@@ -24,6 +24,9 @@ func (p *Primary) nodeMsg(m *member, im *ipc.Message) {
 		return
 	}
 	w.watch()
+	if m.speaker == nil {
+		p.nodeOnline(m)
+	}
 	p.online(m, w)
 	switch q.Act {
 	case nodeActQuery:
@@ -45,6 +48,7 @@ func (p *Primary) nodeQuery(m *member, w *nodeWorker, q *nodeIn) {
 	if m.expected {
 		return // as Node: no new server for a worker that is stopping
 	}
+	w.asked = true
 	key := q.handleKey()
 	reply := &nodeQueryReply{Cmd: cmdNode, Key: key, Ack: q.Seq, Data: q.Data}
 	s, err := p.nodeSocket(q)
@@ -54,11 +58,17 @@ func (p *Primary) nodeQuery(m *member, w *nodeWorker, q *nodeIn) {
 	var h *ipc.Handle
 	release := func() {}
 	if err == nil {
-		if h, release, err = nodeHandle(s); err != nil {
+		err = nodeSocketMode(s, q)
+		if err == nil {
+			h, release, err = nodeHandle(s)
+		}
+		if err != nil {
 			p.unhold(m, s.key)
 		}
 	}
 	if err != nil {
+		network, address, _ := q.listenAddr()
+		p.listenFailed(m, network, address, err)
 		reply.Errno = nodeErrno(err)
 		w.send(reply)
 		return

@@ -44,6 +44,7 @@ func (p *Primary) nodeCommand(m *member, c *proc.Cmd) {
 	m.node = w
 	c.Env = append(c.Env, envNodeUniqueID+"="+strconv.Itoa(m.id))
 	c.Env = p.preloadEnv(c.Env)
+	w.preloaded = p.cfg.IdleGrace >= 0 && p.preload.path != ""
 	post := c.ChannelOptions.Internal
 	c.ChannelOptions.Internal = func(im *ipc.Message) {
 		if !w.answered(im) {

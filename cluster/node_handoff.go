@@ -6,6 +6,7 @@ package cluster
 import (
 	"encoding/json"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/herdhq/herd/ipc"
@@ -13,9 +14,10 @@ import (
 
 // nodeConn is a round-robin connection on its way to a Node worker.
 type nodeConn struct {
-	fd  int         // the dispatcher's, until finish
-	d   *dispatcher // where it was accepted, told the outcome
-	seq int64
+	fd    int         // the dispatcher's, until finish
+	d     *dispatcher // where it was accepted, told the outcome
+	seq   int64
+	acked atomic.Bool // the worker's channel acknowledged the handle
 }
 
 // handOff queues a connection for the worker; see nodeWorker.
@@ -61,7 +63,9 @@ func (w *nodeWorker) pump() {
 		w.m.cmd.Channel().LendHandle(line, ipc.Handle{Type: ipc.TypeNative, FD: c.fd}, func(err error) {
 			if err != nil {
 				w.sendFailed(c, err)
+				return
 			}
+			c.acked.Store(true)
 		})
 		w.mu.Lock()
 	}
@@ -119,8 +123,12 @@ func (w *nodeWorker) settle(seq int64, accepted bool) {
 	w.finish(c, accepted)
 }
 
-// fail hands every pending connection back to the dispatcher: the
-// channel is gone.
+// fail ends every pending connection: the channel is gone. One whose
+// handle the worker acknowledged may have reached its code (Node answers
+// the handle before it hands the connection to the server), which may
+// have read from it: its copy is closed, so that the client sees the
+// connection end rather than wait on another worker for a request that
+// was consumed. The others go back to the dispatcher.
 func (w *nodeWorker) fail() {
 	w.mu.Lock()
 	w.gone = true
@@ -128,7 +136,7 @@ func (w *nodeWorker) fail() {
 	w.inflight, w.queue = nil, nil
 	w.mu.Unlock()
 	for _, c := range pending {
-		w.finish(c, false)
+		w.finish(c, c.acked.Load())
 	}
 }
 

@@ -40,7 +40,7 @@ func (q *nodeIn) listenAddr() (network, address string, err error) {
 		if host == "" {
 			return "", "", fmt.Errorf("cluster: queryServer without a port or path: %w", syscall.EINVAL)
 		}
-		return "unix", host, nil
+		return "unix", nodeUnixPath(host), nil
 	case typ == "6" && q.Flags&nodeIPv6Only != 0:
 		return "tcp6", net.JoinHostPort(host, strconv.Itoa(port)), nil
 	}

@@ -35,6 +35,8 @@ type nodeIn struct {
 	AddressType json.RawMessage `json:"addressType"`
 	FD          json.RawMessage `json:"fd"`
 	Flags       int             `json:"flags"`
+	ReadableAll bool            `json:"readableAll"` // a Unix socket's file readable by everyone
+	WritableAll bool            `json:"writableAll"` // and writable
 }
 
 // nodeQueryReply answers a queryServer. Errno is null for round-robin, 0

@@ -41,7 +41,9 @@ type nodeWorker struct {
 	leaving  atomic.Bool  // the worker sent exitedAfterDisconnect
 	watching sync.Once
 
-	servers map[string]string // loop-owned: handle key → socket key
+	servers   map[string]string // loop-owned: handle key → socket key
+	asked     bool              // loop-owned: it sent a queryServer
+	preloaded bool              // it runs with herd's preload (node_start.go)
 
 	mu       sync.Mutex
 	routes   map[string]*nodeRoute // socket key → the handle key newconn names

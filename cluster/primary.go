@@ -19,6 +19,11 @@ import (
 // times within RestartWindow. It is wrapped with the last crash.
 var ErrGaveUp = errors.New("cluster: gave up: too many restarts")
 
+// ErrForced is returned by Run when a second SIGTERM or SIGINT came while
+// it was stopping, and the workers still running were killed (SIGKILL)
+// rather than left to drain.
+var ErrForced = errors.New("cluster: stopped by force: a second stop signal killed the workers")
+
 // ErrStopped is returned by control calls on a primary that has stopped.
 var ErrStopped = errors.New("cluster: primary stopped")
 
@@ -47,6 +52,8 @@ type Primary struct {
 
 	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
 	preload     nodePreload // the Node workers' preload file
+
+	primaryNoticed bool // the notice of node_start.go was given
 
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
 	relay *relay              // messages between Node workers (relay.go)
@@ -103,7 +110,8 @@ func Run(ctx context.Context, cfg Config) error { return New(cfg).Run(ctx) }
 
 // Run forks the workers and supervises them until ctx is done, a stop
 // signal arrives or Stop is called (then it stops them gracefully and
-// returns nil), or until it gives up (ErrGaveUp, wrapped with the cause).
+// returns nil; ErrForced if a second stop signal killed them), or until
+// it gives up (ErrGaveUp, wrapped with the cause).
 // It may be called once.
 func (p *Primary) Run(ctx context.Context) error {
 	defer close(p.done)
@@ -158,7 +166,7 @@ func (p *Primary) signal(sig syscall.Signal) {
 	switch sig {
 	case syscall.SIGTERM, syscall.SIGINT:
 		if p.stopping {
-			p.killAll() // a second stop signal: no more waiting
+			p.forceStop() // a second stop signal: no more waiting
 		}
 		p.stop()
 	case syscall.SIGHUP:
@@ -287,7 +295,9 @@ func (p *Primary) Scale(n int) error {
 // Stop starts a graceful stop; Run returns when every worker has exited.
 func (p *Primary) Stop() error { return p.do(p.stop) }
 
-// Send sends v to the worker id.
+// Send sends v to the worker id. It never waits for the worker: when more
+// than Config.MaxQueue bytes wait for it, Send fails with an error
+// wrapping ipc.ErrQueueFull and the worker is cut off.
 func (p *Primary) Send(id int, v any) error {
 	var m *member
 	if err := p.do(func() { m = p.members[id] }); err != nil {

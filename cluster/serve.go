@@ -17,6 +17,8 @@ func (p *Primary) internal(m *member, im *ipc.Message) {
 		p.herdMsg(m, im)
 	case cmdNode:
 		p.nodeMsg(m, im)
+	case cmdPreload:
+		p.preloadMsg(m, im)
 	default:
 		im.CloseHandle()
 	}
@@ -69,6 +71,7 @@ func (p *Primary) listen(m *member, req *msg) {
 		err = p.hold(m, s)
 	}
 	if err != nil {
+		p.listenFailed(m, req.Network, req.Address, err)
 		reply.Error, reply.Errno = err.Error(), errnoOf(err)
 		m.send(reply)
 		return

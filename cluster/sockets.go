@@ -141,7 +141,7 @@ func reusePortSocket(network, address string, listen bool) (int, net.Addr, error
 	if listen {
 		return listenerFD(lc.Listen(context.Background(), network, address))
 	}
-	return bindOnly(network, address)
+	return bindKeeper(network, address)
 }
 
 // listenerFD returns a duplicate descriptor of l and its address, and closes l.
@@ -152,35 +152,6 @@ func listenerFD(l net.Listener, err error) (int, net.Addr, error) {
 	defer l.Close()
 	fd, err := dupOf(l)
 	return fd, l.Addr(), err
-}
-
-// bindOnly binds a reuseport TCP socket without listening.
-func bindOnly(network, address string) (int, net.Addr, error) {
-	ta, err := net.ResolveTCPAddr(network, address)
-	if err != nil {
-		return -1, nil, err
-	}
-	family, sa := sockaddr(network, ta)
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-	if err != nil {
-		return -1, nil, os.NewSyscallError("socket", err)
-	}
-	for _, o := range []int{unix.SO_REUSEADDR, unix.SO_REUSEPORT} {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1)
-	}
-	if family == unix.AF_INET6 {
-		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		return -1, nil, &net.OpError{Op: "listen", Net: network, Addr: ta, Err: os.NewSyscallError("bind", err)}
-	}
-	got, err := unix.Getsockname(fd)
-	if err != nil {
-		unix.Close(fd)
-		return -1, nil, os.NewSyscallError("getsockname", err)
-	}
-	return fd, tcpAddr(got), nil
 }
 
 func sockaddr(network string, ta *net.TCPAddr) (int, unix.Sockaddr) {

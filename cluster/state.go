@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"time"
 
 	"github.com/herdhq/herd/internal/statebroker"
 	"github.com/herdhq/herd/internal/statewire"
@@ -10,11 +11,14 @@ import (
 
 // StateConfig configures the embedded store that the primary runs for
 // package state (state.Open with "embedded://"). The zero value runs it
-// with the default limits. Its memory is bounded: keys and bytes held, and
-// per worker the pushes waiting to be written and the subscriptions.
-// A worker that falls behind loses its oldest pushes (drop-oldest), and
-// its subscriptions report the loss; it never slows the primary or the
-// other workers.
+// with the default limits. Its memory is bounded: keys and bytes held;
+// per worker its connections, and per connection the pushes waiting to
+// be written and the subscriptions; the pushes waiting for all workers
+// together. A worker that falls behind loses its oldest pushes
+// (drop-oldest), and its subscriptions report the loss; one that reads
+// nothing for StallTimeout, or holds the most when the total is reached,
+// is evicted: its connection is closed, saying why (state.ErrEvicted). It
+// never slows the primary or the other workers.
 type StateConfig struct {
 	// Disabled turns the store off: state.Open("embedded://") fails in
 	// the workers, saying so.
@@ -30,9 +34,26 @@ type StateConfig struct {
 	// and 16 MiB.
 	QueueMessages int
 	QueueBytes    int
-	// MaxSubscriptions bounds one worker's subscriptions plus watches; 0
-	// means 10,000.
+	// MaxSubscriptions bounds the channels one connection subscribes to
+	// plus the keys it watches; 0 means 10,000. Their names take at most
+	// 4 MiB.
 	MaxSubscriptions int
+	// MaxConns is how many connections to the store one worker holds at
+	// once (a worker's state.Open shares one; it opens another only
+	// after the store dropped it); asking for more fails with
+	// state.ErrConnLimit. 0 means 4.
+	MaxConns int
+	// TotalQueueBytes bounds the pushes waiting to be written to all
+	// workers together (a message for many subscribers counted once);
+	// past it the connections holding the most are evicted. 0 means
+	// 64 MiB.
+	TotalQueueBytes int64
+	// StallTimeout evicts a connection whose worker read nothing of what
+	// the store wrote to it for that long. 0 means 10 seconds.
+	StallTimeout time.Duration
+	// MaxValueSize bounds a value or published payload (larger ones fail
+	// with state.ErrTooLarge); 0 means, and at most, 8 MiB.
+	MaxValueSize int
 }
 
 // openState starts the embedded store, unless it is disabled.
@@ -42,7 +63,9 @@ func (p *Primary) openState() *statebroker.Broker {
 		return nil
 	}
 	return statebroker.New(statebroker.Limits{MaxKeys: c.MaxKeys, MaxBytes: c.MaxBytes,
-		QueueMessages: c.QueueMessages, QueueBytes: c.QueueBytes, MaxSubs: c.MaxSubscriptions})
+		QueueMessages: c.QueueMessages, QueueBytes: int64(c.QueueBytes), MaxSubs: c.MaxSubscriptions,
+		MaxConns: c.MaxConns, TotalQueueBytes: c.TotalQueueBytes, StallTimeout: c.StallTimeout,
+		MaxValue: c.MaxValueSize})
 }
 
 // internalFunc is a worker channel's Options.Internal: it posts the
@@ -56,14 +79,20 @@ func (p *Primary) internalFunc(m *member) func(*ipc.Message) {
 		}
 		msg.CloseHandle()
 		data := msg.Data
-		p.post(control{f: func() { p.stateConnect(m.cmd.Channel(), data) }, done: make(chan struct{})})
+		p.post(control{f: func() { p.stateConnect(m, data) }, done: make(chan struct{})})
 	}
 }
 
 // stateConnect answers, on the loop, a worker's request for a connection
 // to the embedded store: one end of a new socket pair, sent as the
 // answer's handle (asynchronously: the loop never waits for the worker).
-func (p *Primary) stateConnect(ch *ipc.Channel, data []byte) {
+// A worker that holds StateConfig.MaxConns connections is refused, and
+// one that exited gets none.
+func (p *Primary) stateConnect(m *member, data []byte) {
+	if m.state == StateExited {
+		return
+	}
+	ch := m.cmd.Channel()
 	h, err := statewire.DecodeHello(data)
 	if err != nil || h.Op != statewire.OpConnect {
 		return
@@ -74,9 +103,12 @@ func (p *Primary) stateConnect(ch *ipc.Channel, data []byte) {
 		ch.Send(w)
 		return
 	}
-	nc, err := p.state.Connect()
+	nc, err := p.state.ConnectFor(m.id)
 	if err != nil {
 		w.Err = err.Error()
+		if errors.Is(err, statebroker.ErrConnLimit) {
+			w.Code = statewire.RefusedConnLimit
+		}
 		ch.Send(w)
 		return
 	}
@@ -87,9 +119,11 @@ func (p *Primary) stateConnect(ch *ipc.Channel, data []byte) {
 type StateStats struct {
 	Keys          int    // keys held
 	Bytes         int64  // as counted for StateConfig.MaxBytes
-	Workers       int    // workers that spoke to the store and are still connected
+	Workers       int    // connections of workers to the store (at most MaxConns per worker)
 	Subscriptions int    // their subscriptions and watches
 	Dropped       uint64 // pushes dropped so far because a worker was slow
+	Queued        int64  // bytes of pushes waiting, as counted for StateConfig.TotalQueueBytes
+	Evicted       uint64 // connections evicted so far (slow, or stalled)
 }
 
 // StateStats returns the embedded store's figures, from Run's loop as
@@ -104,5 +138,6 @@ func (p *Primary) StateStats() (StateStats, error) {
 		return StateStats{}, errors.New("cluster: the embedded store is disabled")
 	}
 	s := b.Stats()
-	return StateStats{Keys: s.Keys, Bytes: s.Bytes, Workers: s.Clients, Subscriptions: s.Subs, Dropped: s.Dropped}, nil
+	return StateStats{Keys: s.Keys, Bytes: s.Bytes, Workers: s.Clients, Subscriptions: s.Subs, Dropped: s.Dropped,
+		Queued: s.Queued, Evicted: s.Evicted}, nil
 }

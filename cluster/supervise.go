@@ -61,6 +61,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 	stopTimer(m.killTimer)
 	stopTimer(m.readyTimer)
 	m.cmd.SignalGroup(syscall.SIGKILL) // grandchildren left behind
+	p.state.DisconnectOwner(m.id)      // even if a grandchild holds its socket
 	delete(p.members, m.id)
 	p.relay.setPeers(p.members)
 	p.dropHolds(m)
@@ -79,7 +80,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 		return
 	}
 	if !m.expected && !p.stopping {
-		p.crashed(m.slot, m.started, fmt.Errorf("worker %d (pid %d) %s", m.id, m.cmd.Pid(), m.exitReason(ev)))
+		p.crashed(m.slot, m.started, exitCause(m, ev))
 	}
 	p.reloadStep()
 }
@@ -167,6 +168,7 @@ func (p *Primary) markReady(m *member) {
 		return
 	}
 	m.state = StateReady
+	m.startErr = nil // it started after all
 	stopTimer(m.readyTimer)
 	p.dropSlotHolds(p.slots[m.slot])
 	p.refreshRouting() // before the event: a ready worker is routable
@@ -215,7 +217,12 @@ func (p *Primary) stop() {
 	}
 }
 
-func (p *Primary) killAll() {
+// forceStop kills the workers still running; Run then returns ErrForced,
+// unless it already had a reason of its own (ErrGaveUp).
+func (p *Primary) forceStop() {
+	if len(p.members) > 0 && p.stopErr == nil {
+		p.stopErr = ErrForced
+	}
 	for _, m := range p.members {
 		m.cmd.SignalGroup(syscall.SIGKILL)
 	}

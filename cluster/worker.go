@@ -60,7 +60,10 @@ func initWorker() (*worker, error) {
 	id, _ := strconv.Atoi(v)
 	w := &worker{id: id, killTimeout: kt, idleGrace: ig, waiting: map[int64]chan *ipc.Message{},
 		listeners: map[string]*rrListener{}, stopping: make(chan struct{})}
-	ch, err := ipc.Inherited(&ipc.Options{Internal: w.internal})
+	// A connection reaches Accept only once its ACK is on the wire: a
+	// primary that sees the channel close without it may give the
+	// connection to another worker, as no code here read from it.
+	ch, err := ipc.Inherited(&ipc.Options{Internal: w.internal, AckBeforeDeliver: true})
 	if err != nil {
 		return w, fmt.Errorf("cluster: worker %d has no channel to its primary: %w", id, err)
 	}

@@ -9,15 +9,36 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // ErrNotRunning is returned by Call when no herd serves the socket.
 var ErrNotRunning = errors.New("control: no herd is running there")
 
+// busyRetry bounds how long Call retries a herd that answers busy.
+const busyRetry = 30 * time.Second
+
 // Call sends req to the herd at path and returns its answer; a refusal
 // or a failed command is an error. Reload and stop are answered when
-// done, so ctx bounds the wait.
+// done, so ctx bounds the wait. A herd busy with MaxConns connections
+// has not read the request: Call sends it again, for up to 30 s.
 func Call(ctx context.Context, path string, req Request) (*Response, error) {
+	deadline := time.Now().Add(busyRetry)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		resp, err := call(ctx, path, req)
+		if resp == nil || !resp.Busy || time.Now().After(deadline) {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return resp, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// call sends req once.
+func call(ctx context.Context, path string, req Request) (*Response, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -33,7 +54,7 @@ func Call(ctx context.Context, path string, req Request) (*Response, error) {
 	_, werr := c.Write(append(b, '\n'))
 	// A refusal comes before herd reads the request: read it even when
 	// the request could not be sent.
-	line, err := readLine(bufio.NewReader(c))
+	line, err := readLine(bufio.NewReader(c), maxResponse)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil, fmt.Errorf("control: %s: %w", path, ctx.Err())
@@ -45,6 +66,9 @@ func Call(ctx context.Context, path string, req Request) (*Response, error) {
 	var resp Response
 	if err := json.Unmarshal(line, &resp); err != nil {
 		return nil, fmt.Errorf("control: bad answer from %s: %w", path, err)
+	}
+	if !resp.OK && resp.BadRequest {
+		return &resp, BadRequest(errors.New(resp.Error))
 	}
 	if !resp.OK {
 		return &resp, errors.New(resp.Error)

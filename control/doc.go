@@ -3,7 +3,10 @@
 // JSON request per connection and answers one JSON response, each a line.
 //
 // The server refuses a peer of another uid (SO_PEERCRED), whatever the
-// file's mode says; nothing listens on TCP.
+// file's mode says; nothing listens on TCP. Whatever clients send, it
+// holds at most MaxConns connections (one more is answered busy and
+// closed; Call retries it), each request a line of at most MaxRequest
+// bytes sent within RequestTimeout.
 //
 //	→ {"cmd":"scale","n":4}
 //	← {"ok":true}

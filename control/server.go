@@ -2,9 +2,11 @@ package control
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,16 +17,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// requestTimeout bounds how long a client may take to send its request.
-const requestTimeout = 10 * time.Second
-
-// Server is a control socket.
+// Server is a control socket. It serves at most MaxConns connections at
+// once, each a request of at most MaxRequest bytes sent within
+// RequestTimeout.
 type Server struct {
-	path string
-	ln   *net.UnixListener
-	uid  int
-	wg   sync.WaitGroup
-	once sync.Once
+	// Logger, if set before Serve, gets a line (at most every 10 s) when
+	// connections are refused for being too many.
+	Logger *slog.Logger
+
+	path   string
+	ln     *net.UnixListener
+	uid    int
+	slots  chan struct{}      // one per connection served
+	closed context.Context    // done once Close is called
+	close  context.CancelFunc // ends closed
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 // Listen creates the control socket at path, mode 0600, in a directory
@@ -45,7 +53,8 @@ func Listen(path string) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	return &Server{path: path, ln: ln, uid: os.Getuid()}, nil
+	closed, cancel := context.WithCancel(context.Background())
+	return &Server{path: path, ln: ln, uid: os.Getuid(), slots: make(chan struct{}, MaxConns), closed: closed, close: cancel}, nil
 }
 
 // Path is the socket's file name.
@@ -54,6 +63,7 @@ func (s *Server) Path() string { return s.path }
 // Serve answers connections with h until Close. It returns nil after
 // Close.
 func (s *Server) Serve(h Handler) error {
+	refused := &refusals{log: s.Logger}
 	for {
 		c, err := s.ln.AcceptUnix()
 		if errors.Is(err, net.ErrClosed) {
@@ -66,18 +76,27 @@ func (s *Server) Serve(h Handler) error {
 			time.Sleep(10 * time.Millisecond) // out of descriptors: breathe
 			continue
 		}
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			refused.refuse(c)
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer func() { <-s.slots }()
 			s.serveConn(c, h)
 		}()
 	}
 }
 
-// Close removes the socket and waits for the requests in progress.
+// Close removes the socket, drops the connections still sending their
+// request, and waits for the requests in progress.
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
+		s.close()
 		err = s.ln.Close()
 		s.wg.Wait()
 	})
@@ -90,8 +109,7 @@ func (s *Server) serveConn(c *net.UnixConn, h Handler) {
 		reply(c, &Response{Error: refusal(uid, err)})
 		return
 	}
-	c.SetReadDeadline(time.Now().Add(requestTimeout))
-	line, err := readLine(bufio.NewReader(c))
+	line, err := s.readRequest(c)
 	if err != nil {
 		reply(c, &Response{Error: "control: bad request: " + err.Error()})
 		return
@@ -102,6 +120,15 @@ func (s *Server) serveConn(c *net.UnixConn, h Handler) {
 		return
 	}
 	reply(c, dispatch(h, req))
+}
+
+// readRequest reads the request line, within RequestTimeout and
+// MaxRequest bytes; Close cuts it short.
+func (s *Server) readRequest(c *net.UnixConn) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(RequestTimeout))
+	stop := context.AfterFunc(s.closed, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
+	return readLine(bufio.NewReader(c), MaxRequest)
 }
 
 func refusal(uid int, err error) string {
@@ -136,44 +163,49 @@ func dispatch(h Handler, req Request) *Response {
 	resp := &Response{}
 	switch req.Cmd {
 	case CmdStatus:
-		resp.Status, err = h.Status()
+		resp.Status, err = h.Status(req.Program)
 	case CmdReload:
-		err = h.Reload()
+		err = h.Reload(req.Program)
 	case CmdScale:
-		err = h.Scale(req.N)
+		err = h.Scale(req.Program, req.N)
 	case CmdStop:
 		err = h.Stop()
 	default:
 		err = fmt.Errorf("control: unknown command %q", req.Cmd)
 	}
 	if err != nil {
-		return &Response{Error: err.Error()}
+		return &Response{Error: err.Error(), BadRequest: errors.Is(err, ErrBadRequest)}
 	}
 	resp.OK = true
 	return resp
 }
 
+// reply writes r, within RequestTimeout.
 func reply(c *net.UnixConn, r *Response) {
+	c.SetWriteDeadline(time.Now().Add(RequestTimeout))
+	writeResponse(c, r)
+}
+
+func writeResponse(c net.Conn, r *Response) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		b, _ = json.Marshal(&Response{Error: "control: " + err.Error()})
 	}
-	c.SetWriteDeadline(time.Now().Add(requestTimeout))
 	c.Write(append(b, '\n'))
 }
 
-// readLine reads one line of at most maxLine bytes.
-func readLine(r *bufio.Reader) ([]byte, error) {
+// readLine reads one line of at most max bytes.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
 	var line []byte
 	for {
 		chunk, isPrefix, err := r.ReadLine()
 		if err != nil {
 			return nil, err
 		}
-		line = append(line, chunk...)
-		if len(line) > maxLine {
-			return nil, fmt.Errorf("line longer than %d bytes", maxLine)
+		if len(line)+len(chunk) > max {
+			return nil, fmt.Errorf("line longer than %d bytes", max)
 		}
+		line = append(line, chunk...)
 		if !isPrefix {
 			return line, nil
 		}

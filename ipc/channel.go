@@ -2,11 +2,13 @@ package ipc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +36,28 @@ type Options struct {
 	// and so also stops seeing the acknowledgements of handles it sent:
 	// keep calling Recv. Zero means DefaultRecvBuffer.
 	RecvBuffer int
+	// MaxQueue, if positive, bounds the bytes waiting to be written
+	// (messages not yet written in full, held ones included): a send
+	// that would pass it, while anything waits, fails at once with
+	// ErrQueueFull, and the channel closes with that error, since a
+	// message dropped from the middle of the stream would break the
+	// order the peer counts on. Sends then never wait on the peer nor
+	// write on the caller's goroutine more than one non-blocking write,
+	// so that a process serving many peers is never held up by one that
+	// does not read. Zero keeps the default: a send waits while more than
+	// 4 MiB wait (the peer is trusted to read), and SendHandle writes on
+	// the caller's goroutine.
+	MaxQueue int
+	// AckBeforeDeliver makes the read goroutine write each received
+	// handle's NODE_HANDLE_ACK to the socket before it passes the handle
+	// on (to Recv or Internal): a peer that sees the channel close
+	// without the ACK knows that no code of this process saw the handle
+	// (a connection was not read from), and may give it to someone else.
+	// A handle whose ACK cannot be written (the channel closed) is closed
+	// and not passed on. The read goroutine then waits on writes: the
+	// peer must keep reading, and at most one side of a channel may set
+	// it, or both could wait on each other.
+	AckBeforeDeliver bool
 	// Internal, if set, receives every internal message (cmd "NODE_...")
 	// other than the handle protocol's own, together with its handle if one
 	// came. It runs on the channel's read goroutine: it must not block, and
@@ -47,11 +71,14 @@ type Options struct {
 type Channel struct {
 	conn     *net.UnixConn
 	max      int
+	ackFirst bool
 	internal func(*Message)
 	in       *inbox
 	readDone chan struct{}
 	done     chan struct{}
 	w        writer
+
+	inHandler atomic.Int32 // the read goroutine is in Options.Internal
 
 	once sync.Once
 	mu   sync.Mutex
@@ -74,12 +101,13 @@ func New(conn *net.UnixConn, opts *Options) *Channel {
 	c := &Channel{
 		conn:     conn,
 		max:      o.MaxMessageSize,
+		ackFirst: o.AckBeforeDeliver,
 		internal: o.Internal,
 		in:       newInbox(o.RecvBuffer),
 		readDone: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	c.w.init(c)
+	c.w.init(c, o.MaxQueue)
 	go c.readLoop()
 	return c
 }
@@ -168,11 +196,15 @@ func (c *Channel) Err() error {
 // Send to be written, closes the socket, and closes every received handle
 // that Recv had not returned yet. Messages held behind an unacknowledged
 // handle are dropped. Close returns nil the first time, then ErrClosed.
+// It returns once the read goroutine has ended, unless Options.Internal
+// is running (it may be the caller, even one that called Close): the
+// read goroutine then ends, and closes what Recv had not returned, once
+// the handler returns.
 func (c *Channel) Close() error {
 	first := false
 	c.once.Do(func() { first = true })
 	if !first {
-		<-c.readDone
+		c.waitReader()
 		return ErrClosed
 	}
 	// Record the reason first, so that a write failing during the drain
@@ -181,11 +213,30 @@ func (c *Channel) Close() error {
 		c.w.drain(closeFlushTimeout)
 		c.release(ErrClosed)
 	}
+	c.waitReader()
+	return nil
+}
+
+// waitReader waits for the read goroutine to end, unless it is in the
+// Internal handler, and closes the handles of messages Recv had not
+// returned.
+func (c *Channel) waitReader() {
+	if c.inHandler.Load() != 0 {
+		return
+	}
 	<-c.readDone
+	c.dropUnread()
+}
+
+// dropUnread closes the handles of the messages Recv had not returned,
+// once this side closed the channel.
+func (c *Channel) dropUnread() {
+	if !errors.Is(c.Err(), ErrClosed) {
+		return
+	}
 	for _, m := range c.in.drain() {
 		m.CloseHandle()
 	}
-	return nil
 }
 
 // fail closes the channel because of err (from the read loop or a write).

@@ -20,6 +20,12 @@
 // envelope or an envelope without one); it never panics and closes every
 // file descriptor it received but did not hand over.
 //
+// Sends queue and return: by default a send waits only while more than
+// 4 MiB wait for a peer that is trusted to read. Options.MaxQueue bounds
+// the queue instead, for a process that must never wait on a peer (herd's
+// primary): a send past it fails at once with ErrQueueFull and closes the
+// channel.
+//
 // A child started by herd's proc package (or by Node's child_process.fork)
 // finds its channel with Inherited.
 package ipc

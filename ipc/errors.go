@@ -21,6 +21,11 @@ var ErrDisconnected = errors.New("ipc: channel disconnected by peer")
 // NODE_HANDLE_NACK: it could not turn the file descriptor into a handle.
 var ErrHandleRejected = errors.New("ipc: peer rejected the handle (NODE_HANDLE_NACK)")
 
+// ErrQueueFull is returned by a send on a channel with Options.MaxQueue
+// when the bytes waiting to be written would pass the limit: the peer does
+// not read. The channel is closed with it (wrapped with the figures).
+var ErrQueueFull = errors.New("ipc: send queue full (the peer does not read)")
+
 // Kind classifies a ProtocolError.
 type Kind int
 

@@ -61,6 +61,7 @@ func (c *Channel) readLoop() {
 	}
 	c.fail(err)
 	c.in.close()
+	c.dropUnread()
 	close(c.readDone)
 }
 
@@ -80,6 +81,7 @@ func (r *reader) run() error {
 		if perr := r.lines(); perr != nil {
 			return perr
 		}
+		r.shrink()
 		if err != nil || n == 0 {
 			return r.eof(err)
 		}
@@ -129,6 +131,18 @@ func (r *reader) makeRoom() error {
 	r.end = copy(grown, r.buf[:r.end])
 	r.buf = grown
 	return nil
+}
+
+// shrink goes back to a first-size buffer once a long line is handled,
+// so that one long message (or an attack on the size limit) does not keep
+// its buffer for the channel's life.
+func (r *reader) shrink() {
+	if len(r.buf) <= readChunk || r.end-r.start > readChunk/2 {
+		return
+	}
+	small := make([]byte, readChunk)
+	r.end = copy(small, r.buf[r.start:r.end])
+	r.start, r.buf = 0, small
 }
 
 // takeFDs collects descriptors from ancillary data.
@@ -243,7 +257,10 @@ func (r *reader) handle(line []byte) error {
 	}
 	fd := r.fds[0]
 	r.fds = r.fds[1:]
-	r.c.w.answer(lineACK)
+	if !r.ack() {
+		unix.Close(fd)
+		return nil
+	}
 	typ, msg := unwrap(env.Type, env.Msg)
 	h, err := fromFD(fd, typ)
 	if err != nil {
@@ -255,6 +272,16 @@ func (r *reader) handle(line []byte) error {
 		return nil
 	}
 	return r.deliver(m)
+}
+
+// ack answers a handle's envelope, and reports whether the handle may be
+// passed on: with Options.AckBeforeDeliver, only once the ACK is written.
+func (r *reader) ack() bool {
+	if !r.c.ackFirst {
+		r.c.w.answer(lineACK)
+		return true
+	}
+	return r.c.w.answerWritten(lineACK) == nil
 }
 
 // unwrap undoes Node's retransmission quirk: a NODE_HANDLE whose message
@@ -350,5 +377,7 @@ func (r *reader) internal(m *Message) {
 		m.CloseHandle()
 		return
 	}
+	r.c.inHandler.Add(1)
+	defer r.c.inHandler.Add(-1)
 	r.c.internal(m)
 }

@@ -13,7 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// highWater is how many unwritten bytes make Send wait for the socket.
+// highWater is how many unwritten bytes make Send wait for the socket
+// (unless Options.MaxQueue bounds the queue instead).
 const highWater = 4 << 20
 
 // item is one outgoing line; fd >= 0 marks a handle envelope whose
@@ -32,7 +33,11 @@ type item struct {
 // written in few large writes (a lone Send costs a goroutine hop, which
 // measured no slower in a ping-pong than writing inline). SendHandle
 // flushes inline. After a handle is written, every later item is held
-// until the peer's ACK or NACK.
+// until the peer's ACK or NACK. With a queue limit (max), nothing waits
+// and nothing is written inline but one non-blocking attempt (kickLocked).
+//
+// A method named xLocked is entered with mu held and returns with it
+// held (it may release it meanwhile, around a write).
 type writer struct {
 	c        *Channel
 	mu       sync.Mutex
@@ -45,13 +50,19 @@ type writer struct {
 	window   int     // how many handles may await an answer (1: Node's rule)
 	flushing bool
 	err      error
+	max      int             // Options.MaxQueue; 0: no limit, Send waits at highWater
+	writing  int             // bytes of out the flusher took and is writing
+	heldSize int             // bytes of the lines in held
+	gen      uint64          // out buffers closed so far (taken to be written, or written inline)
+	sent     uint64          // out buffers written whole so far: out's bytes of gen g are on the wire once sent > g
 	raw      syscall.RawConn // for raw writes, and the reader's reads
 	flusher  rawWriter       // the flusher's writes
 	now      rawWriter       // sendNow's, under mu
 }
 
-func (w *writer) init(c *Channel) {
+func (w *writer) init(c *Channel, max int) {
 	w.c = c
+	w.max = max
 	w.window = 1
 	w.idle = sync.NewCond(&w.mu)
 	w.raw, _ = c.conn.SyscallConn() // nil: no non-blocking attempts
@@ -258,64 +269,104 @@ type handleEnvelope struct {
 // goroutine so reading never waits on writing.
 func (w *writer) enqueue(it *item, inline bool) error {
 	w.mu.Lock()
-	if w.err != nil {
-		err := w.err
-		w.mu.Unlock()
-		it.release()
-		return err
+	err, full := w.admitLocked(len(it.line))
+	if err == nil {
+		w.place(it)
+		w.startLocked(inline)
 	}
-	w.place(it)
-	return w.startLocked(inline)
+	w.mu.Unlock()
+	if err != nil {
+		it.release()
+		w.overflow(err, full)
+	}
+	return err
 }
 
 // enqueueLine queues a plain line (without its newline; the writer copies
 // it).
 func (w *writer) enqueueLine(line []byte) error {
 	w.mu.Lock()
-	if w.err != nil {
-		err := w.err
-		w.mu.Unlock()
-		return err
+	err, full := w.admitLocked(len(line) + 1)
+	if err == nil {
+		if w.mustHold(false) {
+			w.hold(&item{line: append(append(make([]byte, 0, len(line)+1), line...), '\n'), fd: -1})
+		} else {
+			w.out = append(append(w.out, line...), '\n')
+		}
+		w.startLocked(false)
 	}
-	if w.mustHold(false) {
-		w.held = append(w.held, &item{line: append(append(make([]byte, 0, len(line)+1), line...), '\n'), fd: -1})
-	} else {
-		w.out = append(append(w.out, line...), '\n')
-	}
-	return w.startLocked(false)
+	w.mu.Unlock()
+	w.overflow(err, full)
+	return err
 }
 
-// startLocked, entered with w.mu held, starts a flush unless one runs
-// (then it waits while too much is buffered), and unlocks.
-func (w *writer) startLocked(inline bool) error {
-	if w.flushing {
+// admitLocked says whether n more bytes may be queued: the writer's
+// error if it failed, else a queue-full error (full) when they would pass
+// the limit while something waits. A message alone is always admitted, so
+// the queue holds at most max bytes or one message.
+func (w *writer) admitLocked(n int) (err error, full bool) {
+	if w.err != nil {
+		return w.err, false
+	}
+	if q := w.queuedLocked(); w.max > 0 && q > 0 && q+n > w.max {
+		return fmt.Errorf("%w: %d bytes waiting, %d more would pass the limit of %d", ErrQueueFull, q, n, w.max), true
+	}
+	return nil, false
+}
+
+// queuedLocked is how many bytes wait to be written.
+func (w *writer) queuedLocked() int {
+	n := len(w.out) + w.writing + w.heldSize
+	if w.next != nil {
+		n += len(w.next.line)
+	}
+	return n
+}
+
+// overflow closes the channel when a send found the queue full: the peer
+// does not read.
+func (w *writer) overflow(err error, full bool) {
+	if full {
+		w.c.fail(err)
+	}
+}
+
+// startLocked starts a flush unless one runs (then, without a queue
+// limit, it waits while too much is buffered). inline flushes on the
+// caller's goroutine.
+func (w *writer) startLocked(inline bool) {
+	switch {
+	case w.max > 0:
+		w.kickLocked()
+	case w.flushing:
 		for w.flushing && len(w.out) > highWater && w.err == nil {
 			w.idle.Wait()
 		}
-		w.mu.Unlock()
-		return nil
+	case inline:
+		w.flushing = true
+		w.flushLocked()
+	default:
+		w.flushing = true
+		go w.flush()
 	}
-	w.flushing = true
-	if !inline {
-		w.mu.Unlock()
-		go w.flushLocked(true)
-		return nil
-	}
-	w.flushLocked(false)
-	w.mu.Unlock()
-	return nil
 }
 
 // place files it under w.mu: behind a pending handle, or ready to write.
 func (w *writer) place(it *item) {
 	switch {
 	case w.mustHold(it.fd >= 0):
-		w.held = append(w.held, it)
+		w.hold(it)
 	case it.fd >= 0:
 		w.next = it
 	default:
 		w.out = append(w.out, it.line...)
 	}
+}
+
+// hold puts it behind the items held, under w.mu.
+func (w *writer) hold(it *item) {
+	w.held = append(w.held, it)
+	w.heldSize += len(it.line)
 }
 
 // mustHold reports, under w.mu, whether a new item (a handle or a plain
@@ -345,6 +396,7 @@ func (w *writer) promoteLocked() {
 			return
 		}
 		w.held = w.held[1:]
+		w.heldSize -= len(it.line)
 		if it.fd >= 0 {
 			w.next = it
 		} else {
@@ -363,26 +415,40 @@ func (w *writer) answer(line []byte) {
 	}
 	w.out = append(w.out, line...)
 	w.kickLocked()
+	w.mu.Unlock()
 }
 
-// flushLocked writes until nothing is ready. It is entered with w.mu held
-// and flushing set (lock=true: entered without the lock, on a goroutine of
-// its own), and clears flushing when done.
-func (w *writer) flushLocked(lock bool) {
-	if lock {
-		w.mu.Lock()
-		defer w.mu.Unlock()
+// answerWritten is answer that waits until the line is written to the
+// socket, behind what was ready before it; it returns the writer's error
+// if it failed first.
+func (w *writer) answerWritten(line []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
 	}
+	w.out = append(w.out, line...)
+	g := w.gen
+	w.kickLocked()
+	for w.sent <= g && w.err == nil {
+		w.idle.Wait()
+	}
+	return w.err
+}
+
+// flush is a flusher goroutine: flushLocked under w.mu.
+func (w *writer) flush() {
+	w.mu.Lock()
+	w.flushLocked()
+	w.mu.Unlock()
+}
+
+// flushLocked writes until nothing is ready, releasing w.mu around each
+// write. It is entered with flushing set, and clears it when done.
+func (w *writer) flushLocked() {
 	for w.err == nil {
 		if len(w.out) > 0 {
-			buf := w.out
-			w.out = w.spare[:0]
-			w.mu.Unlock()
-			_, err := w.write(buf, nil)
-			w.mu.Lock()
-			w.spare = buf[:0]
-			w.failLocked(err)
-			w.idle.Broadcast()
+			w.writeOutLocked()
 			continue
 		}
 		if w.next == nil {
@@ -399,6 +465,23 @@ func (w *writer) flushLocked(lock bool) {
 		w.promoteLocked()
 	}
 	w.flushing = false
+	w.idle.Broadcast()
+}
+
+// writeOutLocked writes out whole, releasing w.mu meanwhile: later lines
+// go to the spare buffer.
+func (w *writer) writeOutLocked() {
+	buf, g := w.out, w.gen
+	w.out, w.writing = w.spare[:0], len(buf)
+	w.gen++
+	w.mu.Unlock()
+	_, err := w.write(buf, nil)
+	w.mu.Lock()
+	w.spare, w.writing = buf[:0], 0
+	if err == nil {
+		w.sent = g + 1
+	}
+	w.failLocked(err)
 	w.idle.Broadcast()
 }
 
@@ -446,31 +529,32 @@ func (w *writer) failLocked(err error) {
 // items held behind it, up to the next handle.
 func (w *writer) acked(answer error) {
 	w.mu.Lock()
+	var it *item
 	if len(w.awaiting) > 0 {
-		it := w.awaiting[0]
+		it = w.awaiting[0]
 		w.awaiting = w.awaiting[1:]
-		defer it.done(answer) // after the unlock below: done may send
 	}
 	w.promoteLocked()
 	w.kickLocked()
+	w.mu.Unlock()
+	if it != nil {
+		it.done(answer) // after the unlock: done may send
+	}
 }
 
-// kickLocked gets queued bytes moving from the read goroutine without
-// waiting on the socket. Entered with w.mu held, it writes what is ready
-// with non-blocking writes while the writer is idle, so that an ACK, or
-// the handle an ACK released, goes out at once rather than after the rest
-// of the read is handled; it leaves what would block to a flusher
-// goroutine, and unlocks.
+// kickLocked gets queued bytes moving without waiting on the socket: it
+// writes what is ready with non-blocking writes while the writer is idle,
+// so that an ACK, or the handle an ACK released, goes out at once rather
+// than after the rest of the read is handled; it leaves what would block
+// to a flusher goroutine.
 func (w *writer) kickLocked() {
 	for !w.flushing && w.err == nil && w.tryLocked() {
 	}
 	if w.flushing || w.err != nil || (len(w.out) == 0 && w.next == nil) {
-		w.mu.Unlock()
 		return
 	}
 	w.flushing = true
-	w.mu.Unlock()
-	go w.flushLocked(true)
+	go w.flush()
 }
 
 // tryLocked makes one non-blocking write, under w.mu, of out or else of
@@ -482,7 +566,12 @@ func (w *writer) tryLocked() bool {
 		n, err := w.sendNow(w.out, -1)
 		w.out = w.out[:copy(w.out, w.out[n:])]
 		w.failLocked(err)
-		return len(w.out) == 0 && err == nil
+		if len(w.out) == 0 && err == nil {
+			w.gen++
+			w.sent = w.gen
+			return true
+		}
+		return false
 	}
 	it := w.next
 	if it == nil {
@@ -530,7 +619,7 @@ func (w *writer) abort(err error) {
 		w.err = err
 	}
 	pending := append(append([]*item{w.next}, w.awaiting...), w.held...)
-	w.next, w.awaiting, w.held, w.out = nil, nil, nil, nil
+	w.next, w.awaiting, w.held, w.out, w.heldSize = nil, nil, nil, nil, 0
 	w.idle.Broadcast()
 	w.mu.Unlock()
 	for _, it := range pending {
@@ -562,4 +651,5 @@ func (c *Channel) SetHandleWindow(n int) {
 	w.window = max(n, 1)
 	w.promoteLocked()
 	w.kickLocked()
+	w.mu.Unlock()
 }

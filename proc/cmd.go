@@ -57,6 +57,12 @@ type Cmd struct {
 	// exits (golang/go#27505), so Start forks on a goroutine locked to its
 	// thread, and keeps it there until the child has been reaped.
 	Pdeathsig syscall.Signal
+	// Cgroup, if set, is a cgroup v2 directory the child starts in
+	// (clone3 with CLONE_INTO_CGROUP: it runs nothing before it is
+	// there), so that its descendants stay in it too (see Cgroup). Start
+	// fails if the kernel refuses (before Linux 5.7, or without the right
+	// to write the cgroup's cgroup.procs).
+	Cgroup string
 	// ChannelOptions tunes the parent's end of the channel; nil means defaults.
 	ChannelOptions *ipc.Options
 	// Cancel and WaitDelay are os/exec's: with CommandContext, Cancel runs
@@ -142,7 +148,7 @@ func (c *Cmd) start() error {
 	defer child.Close()
 	c.ch = ipc.New(parent, c.ChannelOptions)
 	c.cmd = c.execCmd(child)
-	if err := c.fork(); err != nil {
+	if err := c.forkIn(); err != nil {
 		c.ch.Close()
 		c.ch = nil
 		return fmt.Errorf("proc: start %s: %w", c.Path, err)
@@ -199,6 +205,20 @@ func channelEnv(env []string, fd int) []string {
 		}
 	}
 	return append(out, ipc.EnvChannelFD+"="+strconv.Itoa(fd), ipc.EnvSerialization+"=json")
+}
+
+// forkIn forks in c.Cgroup, if set.
+func (c *Cmd) forkIn() error {
+	if c.Cgroup == "" {
+		return c.fork()
+	}
+	fd, err := unix.Open(c.Cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cgroup %s: %w", c.Cgroup, err)
+	}
+	defer unix.Close(fd)
+	c.cmd.SysProcAttr.UseCgroupFD, c.cmd.SysProcAttr.CgroupFD = true, fd
+	return c.fork()
 }
 
 // fork starts the process and a goroutine that reaps it. With a

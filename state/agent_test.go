@@ -129,6 +129,8 @@ func (a *agent) run(ctx context.Context, c command) result {
 		err = a.pubN(ctx, c.Chans[0], c.N)
 	case "pubBig":
 		err = a.pubBig(ctx, c.Chans[0], c.N)
+	case "pubEach":
+		err = a.pubEach(ctx, c.Chans, c.N)
 	case "sub", "watch":
 		err = a.collect(ctx, c)
 	case "collect":

@@ -20,10 +20,28 @@
 // the worker next; a dead worker's subscriptions and watches are dropped
 // with its socket.
 //
-// Memory is bounded (cluster.StateConfig): 1,048,576 keys and 256 MiB of
-// keys and values (plus 64 bytes per key) by default, past which writes
-// fail with ErrFull; per worker, 16,384 pushes or 16 MiB waiting to be
-// written, and 10,000 subscriptions and watches.
+// Memory is bounded (cluster.StateConfig), against a hostile worker too:
+//
+//   - 1,048,576 keys and 256 MiB of keys and values (plus 64 bytes per
+//     key) by default, past which writes fail with ErrFull;
+//   - values and payloads of MaxValueSize (8 MiB, or less: MaxValueSize
+//     in the config), larger ones failing with ErrTooLarge;
+//   - 4 connections per worker (a worker's Stores share one): asking for
+//     more fails with ErrConnLimit; a worker's connections are closed when
+//     it exits;
+//   - per connection, 16,384 pushes or 16 MiB waiting to be written
+//     (past them the oldest are dropped: ErrDropped notices), and 10,000
+//     channels subscribed plus keys watched, with 4 MiB of names;
+//   - 64 MiB of pushes waiting for all workers together (a message for
+//     many subscribers counted once): a push past it evicts the
+//     connections holding the most;
+//   - a connection that takes nothing written to it for 10 seconds is
+//     evicted.
+//
+// An evicted connection's pushes are freed at once, and its calls and
+// subscriptions end with an error wrapping ErrEvicted (and ErrClosed)
+// that says why, when it reads up to the store's last frame; the next
+// call connects again.
 //
 // Outside a cluster worker (a program run alone, or the primary itself),
 // embedded:// opens a store in the process, private to the returned

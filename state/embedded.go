@@ -13,7 +13,8 @@ import (
 // embedded is the Store of the embedded backend: a client of a broker,
 // the primary's (over the worker's channel) or one of its own (local).
 type embedded struct {
-	l      *link
+	l      *link                 // a local store's link
+	dial   func() (*link, error) // a worker's: its link, made again once lost
 	buffer int
 	local  *statebroker.Broker // the broker of a local store
 
@@ -46,15 +47,33 @@ func openLocal(buffer int) (*embedded, error) {
 	return s, nil
 }
 
+// conn returns the link to use: a worker's link is made again after
+// the broker dropped it (ErrEvicted) or the connection was lost.
+func (s *embedded) conn() (*link, error) {
+	if s.dial == nil {
+		return s.l, nil
+	}
+	return s.dial()
+}
+
 // do sends a request and turns an error response into an error.
 func (s *embedded) do(ctx context.Context, req *statewire.Request) (*statewire.Response, error) {
+	l, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	return s.doOn(l, ctx, req)
+}
+
+// doOn is do on link l.
+func (s *embedded) doOn(l *link, ctx context.Context, req *statewire.Request) (*statewire.Response, error) {
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
 		return nil, ErrClosed
 	}
-	r, err := s.l.call(ctx, req)
+	r, err := l.call(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("state: %s %q: %w", opName(req.Op), req.Key, err)
 	}
@@ -78,6 +97,8 @@ func codeError(req *statewire.Request, r *statewire.Response) error {
 		base = ErrTooLarge
 	case statewire.CodeClosed:
 		base = ErrClosed
+	case statewire.CodeEvicted:
+		base = fmt.Errorf("%w (%w)", ErrEvicted, ErrClosed)
 	default:
 		return fmt.Errorf("state: %s %q: error %d: %s", opName(req.Op), req.Key, r.Code, r.Msg)
 	}
@@ -226,12 +247,16 @@ type runner interface {
 // subscribe registers a subscription or watch (req) whose pushes go to p,
 // and starts delivering them (f) until ctx is done or the store closes.
 func (s *embedded) subscribe(ctx context.Context, f runner, p pushee, req *statewire.Request) error {
-	id := s.l.ids.Add(1)
+	l, err := s.conn()
+	if err != nil {
+		return err
+	}
+	id := l.ids.Add(1)
 	req.Sub = id
-	s.l.addSub(id, p)
-	if _, err := s.do(ctx, req); err != nil {
-		s.l.removeSub(id)
-		s.l.tell(&statewire.Request{Op: statewire.OpUnsub, Sub: id}) // in case it was registered
+	l.addSub(id, p)
+	if _, err := s.doOn(l, ctx, req); err != nil {
+		l.removeSub(id)
+		l.tell(&statewire.Request{Op: statewire.OpUnsub, Sub: id}) // in case it was registered
 		return err
 	}
 	subCtx, cancel := context.WithCancel(ctx)
@@ -239,8 +264,8 @@ func (s *embedded) subscribe(ctx context.Context, f runner, p pushee, req *state
 		cancel()
 	}
 	go f.run(subCtx, func() {
-		s.l.removeSub(id)
-		s.l.tell(&statewire.Request{Op: statewire.OpUnsub, Sub: id})
+		l.removeSub(id)
+		l.tell(&statewire.Request{Op: statewire.OpUnsub, Sub: id})
 		s.untrack(id)
 		cancel()
 	})

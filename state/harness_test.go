@@ -16,7 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testutil.Main(m, testutil.Helpers{"agent": runAgent})
+	testutil.Main(m, testutil.Helpers{"agent": runAgent, "hostile": runHostile})
 }
 
 // callTimeout bounds one command; generous, for a busy machine.

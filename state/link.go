@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -38,6 +39,7 @@ type link struct {
 	subs    map[uint64]pushee
 	reader  *pending // the holder of the read role: a call, pumper, or nil
 	gone    bool     // done is closed
+	cause   error    // why, once gone: errLost, or the broker's bye
 	pumpOn  chan struct{}
 	pumping bool        // the pump goroutine was started
 	pumpDue *time.Timer // gives the pump the read role when no call took it
@@ -92,13 +94,16 @@ func (l *link) close() {
 
 // lost marks the connection gone, closes it (which ends the wait of the
 // holder of the read role), and ends every subscription.
-func (l *link) lost() {
+func (l *link) lost() { l.lostBy(errLost) }
+
+// lostBy is lost for cause, the error that calls and subscriptions get.
+func (l *link) lostBy(cause error) {
 	l.mu.Lock()
 	if l.gone {
 		l.mu.Unlock()
 		return
 	}
-	l.gone, l.reader = true, nil
+	l.gone, l.reader, l.cause = true, nil, cause
 	if l.pumpDue != nil {
 		l.pumpDue.Stop()
 	}
@@ -108,8 +113,27 @@ func (l *link) lost() {
 	l.sock.Close()
 	close(l.done)
 	for _, s := range subs {
-		s.end(errLost)
+		s.end(cause)
 	}
+}
+
+// err is why the connection is gone (after done is closed).
+func (l *link) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cause
+}
+
+// alive reports whether the connection is still up.
+func (l *link) alive() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.gone
+}
+
+// byeError is the error of the broker's bye frame r.
+func byeError(r *statewire.Response) error {
+	return fmt.Errorf("%w (%w): %s", ErrEvicted, ErrClosed, r.Msg)
 }
 
 // call sends req (with a fresh id) and waits for its reply.
@@ -128,7 +152,7 @@ func (l *link) call(ctx context.Context, req *statewire.Request) (*statewire.Res
 	l.mu.Lock()
 	if l.gone {
 		l.mu.Unlock()
-		return nil, errLost
+		return nil, l.cause
 	}
 	l.calls[p.id] = p
 	l.mu.Unlock()
@@ -164,7 +188,7 @@ func (l *link) await(ctx context.Context, p *pending) (*statewire.Response, erro
 			return nil, ctx.Err()
 		case <-l.done:
 			l.abandon(p)
-			return nil, errLost
+			return nil, l.err()
 		}
 	}
 	return l.serve(ctx, p)
@@ -273,8 +297,8 @@ func (l *link) serve(ctx context.Context, p *pending) (*statewire.Response, erro
 			continue
 		}
 		if err != nil {
-			l.lost()
-			return nil, errLost
+			l.lostBy(causeOf(err))
+			return nil, l.err()
 		}
 		if mine, stop := l.route(r, p); stop {
 			return r, nil
@@ -292,7 +316,22 @@ func (l *link) next() (*statewire.Response, error) {
 		return nil, err
 	}
 	r := new(statewire.Response)
-	return r, statewire.ParseResponse(body, r)
+	if err := statewire.ParseResponse(body, r); err != nil {
+		return nil, err
+	}
+	if r.Type == statewire.TypeBye {
+		return nil, byeError(r)
+	}
+	return r, nil
+}
+
+// causeOf is what the calls and subscriptions of a link that failed to
+// read (err) get: the broker's reason after a bye, else errLost.
+func causeOf(err error) error {
+	if errors.Is(err, ErrEvicted) {
+		return err
+	}
+	return errLost
 }
 
 // drain passes the read role on after p's reply. With no call waiting
@@ -309,7 +348,7 @@ func (l *link) drain(p *pending) {
 	for !waiting && l.in.Ready() {
 		r, err := l.next()
 		if err != nil {
-			l.lost()
+			l.lostBy(causeOf(err))
 			return
 		}
 		l.route(r, p)

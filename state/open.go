@@ -2,18 +2,12 @@ package state
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/herdhq/herd/cluster"
-	"github.com/herdhq/herd/internal/statewire"
-	"github.com/herdhq/herd/ipc"
 )
 
 // Open opens the store at rawURL:
@@ -77,67 +71,11 @@ func openEmbedded(buffer int) (Store, error) {
 	if !cluster.IsWorker() {
 		return openLocal(buffer)
 	}
-	l, err := workerLink()
-	if err != nil {
+	d := theDialer()
+	if _, err := d.link(); err != nil {
 		return nil, err
 	}
-	return newEmbedded(l, buffer), nil
-}
-
-// handshakeTimeout bounds the wait for the primary's answer to connect.
-const handshakeTimeout = 30 * time.Second
-
-// workerLink is this worker's connection to the primary's store, asked
-// for on the worker's channel the first time it is needed (the primary
-// answers with a socket of its own). The worker has one channel for its
-// whole life, so it has one link; every Store opened in the worker
-// shares it.
-var workerLink = sync.OnceValues(func() (*link, error) {
-	ch := cluster.Channel()
-	if ch == nil {
-		return nil, fmt.Errorf("state: this worker has no channel to its primary")
-	}
-	answers := make(chan *ipc.Message, 1)
-	err := cluster.HandleInternal(statewire.Cmd, func(m *ipc.Message) {
-		select {
-		case answers <- m:
-		default:
-			m.CloseHandle()
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
-	}
-	if err := ch.Send(statewire.Hello{Cmd: statewire.Cmd, Op: statewire.OpConnect, ID: 1}); err != nil {
-		return nil, fmt.Errorf("state: asking the primary for the store: %w", err)
-	}
-	select {
-	case m := <-answers:
-		return welcomed(m)
-	case <-ch.Done():
-		return nil, fmt.Errorf("state: the channel to the primary closed: %w", ch.Err())
-	case <-time.After(handshakeTimeout):
-		return nil, fmt.Errorf("state: the primary did not answer in %s (is it a herd primary?)", handshakeTimeout)
-	}
-})
-
-// welcomed makes the link from the primary's answer.
-func welcomed(m *ipc.Message) (*link, error) {
-	w, err := statewire.DecodeWelcome(m.Data)
-	if err == nil && w.Err != "" {
-		err = errors.New(w.Err)
-	}
-	nc, ok := m.Handle.(net.Conn)
-	if err == nil && !ok {
-		err = fmt.Errorf("the answer came without a socket")
-	}
-	if err != nil {
-		m.CloseHandle()
-		return nil, fmt.Errorf("state: the primary refused the embedded store: %w", err)
-	}
-	l, err := newLink(nc, true)
-	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
-	}
-	return l, nil
+	s := newEmbedded(nil, buffer)
+	s.dial = d.link
+	return s, nil
 }

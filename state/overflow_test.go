@@ -17,6 +17,7 @@ func TestStoppedWorkerDropsOldestAndStallsNoOne(t *testing.T) {
 	testutil.CheckFDs(t)
 	a := startAgentsWith(t, "embedded://", 2, func(c *cluster.Config) {
 		c.State.QueueMessages = 100
+		c.MaxMessage = 64 << 20 // the subscriber's answer to peek holds every item: megabytes
 	})
 	ids := a.ids()
 	sub, pub := ids[0], ids[1]

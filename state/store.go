@@ -85,6 +85,14 @@ var (
 	ErrTooLarge   = errors.New("state: too large")
 	ErrClosed     = errors.New("state: store closed")
 	ErrDropped    = errors.New("state: messages dropped")
+	// ErrEvicted: the embedded store dropped this worker's connection
+	// (it read too slowly, or nothing; the error says which), with its
+	// subscriptions and watches, which end with it (it wraps ErrClosed
+	// too). The next call connects again.
+	ErrEvicted = errors.New("state: evicted by the store")
+	// ErrConnLimit: the worker holds as many connections to the embedded
+	// store as the primary allows (cluster.StateConfig.MaxConns).
+	ErrConnLimit = errors.New("state: too many connections to the store for one worker")
 )
 
 // The size limits, the same for every backend.

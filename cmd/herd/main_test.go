@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 			"spin":       helperSpin,
 			"state":      helperState,
 			"hostile":    helperHostile,
+			"endless":    helperEndless,
+			"whereami":   helperWhereAmI,
 		})
 		return
 	}

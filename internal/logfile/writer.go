@@ -3,32 +3,53 @@
 // fill a disk. PATH grows to the size limit, then becomes PATH.1 (PATH.1
 // becomes PATH.2, and so on), and the oldest file past the count is
 // removed.
+//
+// PATH is never opened through a symbolic link, nor when it is not a
+// regular file. A Writer does not give up: a failed write is counted and
+// reported (at most every 10 s), the file is opened again at the next
+// write (at most once a second while that fails), and a PATH deleted or
+// moved away by someone else is made anew within a second.
 package logfile
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // Writer appends to a rotated log file. It is safe for concurrent use;
 // each Write lands whole in one file unless it is larger than the size
 // limit itself.
 type Writer struct {
+	// Errors, if set before the first Write, gets a line when writes fail
+	// (at most every 10 s, with the bytes and writes lost), and when they
+	// work again.
+	Errors io.Writer
+
 	path     string
 	maxSize  int64
 	maxFiles int
 
-	mu     sync.Mutex
-	f      *os.File
-	size   int64
-	closed bool
+	mu      sync.Mutex
+	f       *os.File // nil after a failure, until opened again
+	size    int64
+	closed  bool
+	checked time.Time // when f was last checked to be path, or opened
+	failure error     // why f is nil
+	lost    losses
 }
+
+// checkEvery is how often, at most, a Writer checks that path is still
+// the file it writes to, or tries again to open it.
+const checkEvery = time.Second
 
 // Open opens path for appending (making its directory if missing),
 // keeping each file at most maxSize bytes and at most maxFiles files (path
@@ -41,7 +62,7 @@ func Open(path string, maxSize int64, maxFiles int) (*Writer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("logfile: %w", err)
 	}
-	w := &Writer{path: path, maxSize: maxSize, maxFiles: maxFiles}
+	w := &Writer{path: path, maxSize: maxSize, maxFiles: maxFiles, lost: losses{every: lossReportEvery}}
 	if err := w.open(); err != nil {
 		return nil, err
 	}
@@ -56,13 +77,22 @@ func Open(path string, maxSize int64, maxFiles int) (*Writer, error) {
 // Path is the file written to.
 func (w *Writer) Path() string { return w.path }
 
-// open opens (or creates) the current file. w.mu is held, or w is new.
+// open opens (or creates) the current file, neither through a symbolic
+// link nor when it is not a regular file (O_NONBLOCK: a FIFO without a
+// reader fails rather than blocks). w.mu is held, or w is new.
 func (w *Writer) open() error {
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	w.checked = time.Now()
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o640)
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("logfile: %s is a symbolic link: refusing to follow it (remove it, or give the real path)", w.path)
+	}
 	if err != nil {
 		return fmt.Errorf("logfile: %w", err)
 	}
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file (%s)", w.path, fi.Mode().Type())
+	}
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("logfile: %w", err)
@@ -71,25 +101,79 @@ func (w *Writer) open() error {
 	return nil
 }
 
+// ready makes w.f the file at path: at most once per checkEvery, it
+// opens it again after a failure, and reopens it if path no longer names
+// it (deleted, moved away, replaced). w.mu is held.
+func (w *Writer) ready(now time.Time) error {
+	if now.Sub(w.checked) < checkEvery {
+		if w.f == nil {
+			return w.failure
+		}
+		return nil
+	}
+	if w.f != nil && w.isCurrent() {
+		w.checked = now
+		return nil
+	}
+	w.drop(nil)
+	if err := w.open(); err != nil {
+		w.drop(err)
+		return err
+	}
+	return nil
+}
+
+// isCurrent reports whether path still names w.f.
+func (w *Writer) isCurrent() bool {
+	fi, err := os.Lstat(w.path)
+	if err != nil {
+		return false
+	}
+	ofi, err := w.f.Stat()
+	return err == nil && os.SameFile(fi, ofi)
+}
+
+// drop closes w.f, so that a write opens path again, and keeps err as
+// the reason to give until then. w.mu is held.
+func (w *Writer) drop(err error) {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	w.failure = err
+}
+
 // Write appends b, rotating first if b would not fit; a b larger than
-// the limit is split over files.
+// the limit is split over files. What a failed write lost is counted and
+// reported on Errors.
 func (w *Writer) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return 0, fmt.Errorf("logfile: %w", os.ErrClosed)
 	}
+	now := time.Now()
+	n, err := w.write(b, now)
+	if err != nil {
+		w.lost.failed(w.Errors, len(b)-n, err, now)
+	} else {
+		w.lost.ok(w.Errors, w.path, now)
+	}
+	return n, err
+}
+
+// write appends b. w.mu is held.
+func (w *Writer) write(b []byte, now time.Time) (int, error) {
+	if err := w.ready(now); err != nil {
+		return 0, err
+	}
 	n := 0
 	for len(b) > 0 {
-		if w.f == nil {
-			if err := w.open(); err != nil {
-				return n, err
-			}
-		}
 		chunk := b
 		if room := w.maxSize - w.size; int64(len(chunk)) > room {
 			if w.size > 0 {
 				if err := w.rotate(); err != nil {
+					w.drop(err) // tried again within checkEvery, not at every write
 					return n, err
 				}
 				continue

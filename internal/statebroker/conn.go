@@ -18,28 +18,53 @@ const writeChunk = 256 << 10
 // client meanwhile), another writes the pushes queued for it by the
 // requests of other clients and by expiry.
 type Conn struct {
-	b    *Broker
-	nc   *statewire.Sock
-	wake chan struct{}
-	quit chan struct{} // closed once the reader ended
+	b     *Broker
+	nc    *statewire.Sock
+	owner int // ConnectFor's owner; 0 for none
+	wake  chan struct{}
+	quit  chan struct{} // closed once the reader ended
 
-	subs    map[uint64]*sub // guarded by b.mu
-	gone    bool            // guarded by b.mu: detached
-	touched bool            // guarded by b.mu: in b.touched
+	subs     map[uint64]*sub // guarded by b.mu
+	nsubs    int             // guarded by b.mu: channels and keys in subs
+	subBytes int             // guarded by b.mu: their names' bytes
+	gone     bool            // guarded by b.mu: detached
+	touched  bool            // guarded by b.mu: in b.touched
+	why      string          // guarded by b.mu: why it was evicted
 
-	qmu     sync.Mutex // guards the push queue; taken after b.mu
-	q       [][]byte
-	head    int
-	qBytes  int
-	writing bool // pushes taken from the queue are being written
-	dropped atomic.Uint64
+	qmu      sync.Mutex // guards the push queue; taken after b.mu
+	q        []push
+	head     int
+	qBytes   int64 // bytes in q[head:]
+	inflight int64 // bytes taken from q and being written
+	writing  bool  // pushes taken from the queue are being written
+	dropped  atomic.Uint64
+	evicted  atomic.Bool // evict: its pushes are dropped, a bye is queued
+
+	rp, wp progress // the reader's and the writer's writes (patrol.go)
 }
 
-// Connect makes a new client: the broker serves one end of a new socket
-// pair, and the caller gets the other, to use or to hand to a worker.
-// The client is removed, with its subscriptions, when the other end is
-// closed (or its process dies).
-func (b *Broker) Connect() (net.Conn, error) {
+// Connect makes a new client with no owner: the broker serves one end of
+// a new socket pair, and the caller gets the other, to use or to hand to
+// a worker. The client is removed, with its subscriptions, when the
+// other end is closed (or its process dies).
+func (b *Broker) Connect() (net.Conn, error) { return b.ConnectFor(0) }
+
+// ConnectFor is Connect for a client of owner (a worker's id; 0: none),
+// which holds at most Limits.MaxConns connections at once: past them it
+// fails with ErrConnLimit. DisconnectOwner closes them all.
+func (b *Broker) ConnectFor(owner int) (net.Conn, error) {
+	if err := b.reserve(owner); err != nil {
+		return nil, err
+	}
+	nc, err := b.connect(owner)
+	if err != nil {
+		b.unreserve(owner)
+	}
+	return nc, err
+}
+
+// connect makes a client of owner, whose slot is reserved.
+func (b *Broker) connect(owner int) (net.Conn, error) {
 	mine, theirs, err := statewire.Pair()
 	if err != nil {
 		return nil, fmt.Errorf("statebroker: %w", err)
@@ -50,19 +75,83 @@ func (b *Broker) Connect() (net.Conn, error) {
 		theirs.Close()
 		return nil, fmt.Errorf("statebroker: %w", err)
 	}
-	c := &Conn{b: b, nc: sock, wake: make(chan struct{}, 1), quit: make(chan struct{}), subs: map[uint64]*sub{}}
+	c := &Conn{b: b, nc: sock, owner: owner, wake: make(chan struct{}, 1), quit: make(chan struct{}), subs: map[uint64]*sub{}}
+	if err := b.attach(c); err != nil {
+		sock.Close()
+		theirs.Close()
+		return nil, err
+	}
+	return theirs, nil
+}
+
+// reserve takes one of owner's connection slots, unless it has none
+// left (or the broker is closed): refused, a connection costs nothing.
+func (b *Broker) reserve(owner int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		sock.Close()
-		theirs.Close()
-		return nil, fmt.Errorf("statebroker: closed")
+		return fmt.Errorf("statebroker: closed")
+	}
+	if owner == 0 {
+		return nil
+	}
+	if b.owners[owner] >= b.lim.MaxConns {
+		return fmt.Errorf("%w (%d)", ErrConnLimit, b.lim.MaxConns)
+	}
+	b.owners[owner]++
+	return nil
+}
+
+// unreserve gives back the slot of a connection that failed.
+func (b *Broker) unreserve(owner int) {
+	if owner == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.release(owner)
+	b.mu.Unlock()
+}
+
+// release gives a slot of owner back; b.mu is held.
+func (b *Broker) release(owner int) {
+	if b.owners[owner]--; b.owners[owner] <= 0 {
+		delete(b.owners, owner)
+	}
+}
+
+// attach registers c and starts its goroutines, unless the broker is
+// closed.
+func (b *Broker) attach(c *Conn) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("statebroker: closed")
 	}
 	b.conns[c] = struct{}{}
 	b.wg.Add(2)
 	go c.read()
 	go c.write()
-	return theirs, nil
+	return nil
+}
+
+// DisconnectOwner closes the connections of owner (a worker that exited:
+// a process it left behind may still hold its socket). A nil Broker has
+// none.
+func (b *Broker) DisconnectOwner(owner int) {
+	if b == nil || owner == 0 {
+		return
+	}
+	b.mu.Lock()
+	var mine []*Conn
+	for c := range b.conns {
+		if c.owner == owner {
+			mine = append(mine, c)
+		}
+	}
+	b.mu.Unlock()
+	for _, c := range mine {
+		c.nc.Close() // its reader ends, and detaches it
+	}
 }
 
 // read handles the client's requests until its socket closes or sends a
@@ -71,6 +160,7 @@ func (c *Conn) read() {
 	defer c.b.wg.Done()
 	defer c.detach()
 	in := statewire.NewReader(c.nc, 64<<10)
+	in.Limit(statewire.MaxRequest)
 	var out []byte
 	var req statewire.Request
 	for {
@@ -82,21 +172,19 @@ func (c *Conn) read() {
 		if statewire.ParseRequest(body, &req) != nil {
 			return
 		}
+		if len(body) >= bigPush {
+			c.b.churn.Add(int64(len(body)))
+		}
 		resp := c.b.do(c, &req)
 		resp.ID = req.ID
 		out = statewire.AppendReply(out, resp)
 		if in.Buffered() == 0 || len(out) >= writeChunk {
 			batch := c.take()
-			for _, f := range batch {
-				out = append(out, f...)
-			}
-			if _, err := c.nc.Write(out); err != nil {
+			out, err = c.send(out, batch, &c.rp)
+			c.taken(batch)
+			if err != nil {
 				return
 			}
-			if batch != nil {
-				c.taken()
-			}
-			out = reuse(out)
 		}
 	}
 }
@@ -122,89 +210,19 @@ func (c *Conn) write() {
 			return
 		}
 		for batch := c.take(); len(batch) > 0; batch = c.take() {
-			for _, f := range batch {
-				buf = append(buf, f...)
-				if len(buf) >= writeChunk {
-					if !c.flush(buf) {
-						return
-					}
-					buf = reuse(buf)
-				}
-			}
-			if len(buf) > 0 && !c.flush(buf) {
+			var err error
+			buf, err = c.send(buf, batch, &c.wp)
+			c.taken(batch)
+			if err != nil {
+				c.nc.Close() // the reader ends, and detaches the client
 				return
 			}
-			buf = reuse(buf)
-			c.taken()
 		}
 	}
 }
 
-func (c *Conn) flush(buf []byte) bool {
-	if _, err := c.nc.Write(buf); err != nil {
-		c.nc.Close() // the reader ends, and detaches the client
-		return false
-	}
-	return true
-}
-
-// take empties the push queue, to write what it held, unless pushes
-// taken before are still being written (pushes go out in order); taken
-// ends the write.
-func (c *Conn) take() [][]byte {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	if c.writing || c.head == len(c.q) {
-		return nil
-	}
-	batch := c.q[c.head:]
-	c.q, c.head, c.qBytes = nil, 0, 0
-	c.writing = true
-	return batch
-}
-
-// taken follows a take whose pushes were written; the writer goroutine
-// is told of what was queued meanwhile.
-func (c *Conn) taken() {
-	c.qmu.Lock()
-	c.writing = false
-	more := c.head < len(c.q)
-	c.qmu.Unlock()
-	if more {
-		c.kick()
-	}
-}
-
-// kick wakes the writer goroutine.
-func (c *Conn) kick() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// enqueue queues a push (b.mu is held), dropping the oldest waiting
-// pushes when the queue is over its limits. The client is noted in
-// b.touched, for its writer to be woken when b.mu is released.
-func (c *Conn) enqueue(frame []byte) {
-	lim := &c.b.lim
-	c.qmu.Lock()
-	for n := len(c.q) - c.head; n > 0 && (n >= lim.QueueMessages || c.qBytes+len(frame) > lim.QueueBytes); n-- {
-		c.qBytes -= len(c.q[c.head])
-		c.q[c.head] = nil
-		c.head++
-		c.dropped.Add(1)
-	}
-	c.q = append(c.q, frame)
-	c.qBytes += len(frame)
-	c.qmu.Unlock()
-	if !c.touched {
-		c.touched = true
-		c.b.touched = append(c.b.touched, c)
-	}
-}
-
-// detach removes the client and its subscriptions, and closes its socket.
+// detach removes the client and its subscriptions, drops its pushes, and
+// closes its socket.
 func (c *Conn) detach() {
 	b := c.b
 	b.mu.Lock()
@@ -212,7 +230,11 @@ func (c *Conn) detach() {
 		b.unsubscribe(s)
 	}
 	delete(b.conns, c)
+	if c.owner != 0 {
+		b.release(c.owner)
+	}
 	c.gone = true
+	c.clearQueue()
 	b.mu.Unlock()
 	close(c.quit)
 	c.nc.Close()

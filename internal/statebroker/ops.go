@@ -13,7 +13,7 @@ import (
 
 // do carries out one request for client c.
 func (b *Broker) do(c *Conn, r *statewire.Request) *statewire.Response {
-	if resp := check(r); resp != nil {
+	if resp := b.check(r); resp != nil {
 		return resp
 	}
 	var body []byte
@@ -24,6 +24,9 @@ func (b *Broker) do(c *Conn, r *statewire.Request) *statewire.Response {
 	defer b.unlock(c)
 	if b.closed || c.gone {
 		return fail(statewire.CodeClosed, "the store is closed")
+	}
+	if c.evicted.Load() {
+		return fail(statewire.CodeEvicted, c.why)
 	}
 	now := time.Now()
 	switch r.Op {
@@ -75,7 +78,7 @@ func (b *Broker) unlock(c *Conn) {
 }
 
 // check validates a request before it takes the lock.
-func check(r *statewire.Request) *statewire.Response {
+func (b *Broker) check(r *statewire.Request) *statewire.Response {
 	switch r.Op {
 	case statewire.OpGet, statewire.OpSet, statewire.OpDel, statewire.OpIncr, statewire.OpCAS,
 		statewire.OpKeys, statewire.OpPub, statewire.OpSub, statewire.OpUnsub, statewire.OpWatch:
@@ -85,8 +88,8 @@ func check(r *statewire.Request) *statewire.Response {
 	if len(r.Key) > statewire.MaxName {
 		return fail(statewire.CodeTooLarge, "key or channel longer than "+strconv.Itoa(statewire.MaxName)+" bytes")
 	}
-	if len(r.Val) > statewire.MaxValue || len(r.Old) > statewire.MaxValue {
-		return fail(statewire.CodeTooLarge, "value longer than "+strconv.Itoa(statewire.MaxValue)+" bytes")
+	if len(r.Val) > b.lim.MaxValue || len(r.Old) > b.lim.MaxValue {
+		return fail(statewire.CodeTooLarge, "value longer than "+strconv.Itoa(b.lim.MaxValue)+" bytes")
 	}
 	if r.TTL > math.MaxInt64/uint64(time.Millisecond) {
 		return fail(statewire.CodeBad, "ttl too long")

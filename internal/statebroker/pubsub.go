@@ -12,22 +12,37 @@ type sub struct {
 	watch bool
 }
 
-// push queues body (statewire.PushBody) for the subscriber, numbered.
-func (s *sub) push(body []byte) {
+// push queues body for the subscriber, numbered.
+func (s *sub) push(body *payload) {
 	s.seq++
-	s.c.enqueue(statewire.AppendPush(make([]byte, 0, 24+len(body)), s.id, s.seq, body))
+	s.c.enqueue(push{head: statewire.AppendPushHead(make([]byte, 0, 24), s.id, s.seq, body.b), body: body})
 }
 
-// addSub registers s with its client, checking the client's limit.
+// size is what s counts in its client's limits: channels (or a key), and
+// their names' bytes.
+func (s *sub) size() (n, bytes int) {
+	if s.watch {
+		return 1, len(s.key)
+	}
+	for _, ch := range s.chans {
+		bytes += len(ch)
+	}
+	return len(s.chans), bytes
+}
+
+// addSub registers s with its client, checking the client's limits.
 func (b *Broker) addSub(s *sub) *statewire.Response {
 	c := s.c
 	if c.subs[s.id] != nil {
 		return fail(statewire.CodeSubExists, "subscription id in use")
 	}
-	if len(c.subs) >= b.lim.MaxSubs {
-		return fail(statewire.CodeFull, "too many subscriptions and watches for one client")
+	n, bytes := s.size()
+	if c.nsubs+n > b.lim.MaxSubs || c.subBytes+bytes > b.lim.MaxSubBytes {
+		return fail(statewire.CodeFull, "too many subscriptions and watches for one client (their channels, keys, or names' bytes)")
 	}
 	c.subs[s.id] = s
+	c.nsubs += n
+	c.subBytes += bytes
 	if s.watch {
 		addTo(b.watches, s.key, s)
 		return ok()
@@ -41,6 +56,9 @@ func (b *Broker) addSub(s *sub) *statewire.Response {
 // unsubscribe removes s everywhere.
 func (b *Broker) unsubscribe(s *sub) {
 	delete(s.c.subs, s.id)
+	n, bytes := s.size()
+	s.c.nsubs -= n
+	s.c.subBytes -= bytes
 	if s.watch {
 		removeFrom(b.watches, s.key, s)
 		return
@@ -71,9 +89,29 @@ func removeFrom(m map[string]map[*sub]struct{}, name string, s *sub) {
 // publish queues a message for every subscriber of channel; body is its
 // encoded end (statewire.PushBody).
 func (b *Broker) publish(channel string, body []byte) {
-	for s := range b.chans[channel] {
-		s.push(body)
+	b.fanout(b.chans[channel], body)
+}
+
+// fanout queues body for every subscription of set, holding it once:
+// when the broker's total (Limits.TotalQueueBytes) has no room for it,
+// even after evicting the slowest clients, the push is dropped for all,
+// who see the gap.
+func (b *Broker) fanout(set map[*sub]struct{}, body []byte) {
+	if len(set) == 0 {
+		return
 	}
+	if !b.room(int64(len(body))) {
+		for s := range set {
+			s.seq++
+			s.c.dropped.Add(1)
+		}
+		return
+	}
+	p := b.newPayload(body)
+	for s := range set {
+		s.push(p)
+	}
+	p.release()
 }
 
 // notify tells key's watchers about a change.
@@ -82,8 +120,5 @@ func (b *Broker) notify(key string, ev byte, val []byte) {
 	if len(set) == 0 {
 		return
 	}
-	body := statewire.PushBody(statewire.TypeChange, ev, key, val)
-	for s := range set {
-		s.push(body)
-	}
+	b.fanout(set, statewire.PushBody(statewire.TypeChange, ev, key, val))
 }

@@ -16,6 +16,7 @@ import (
 //	reply:   'r', ID, Code, OK (0 or 1), N (signed), Val, Msg, Keys
 //	message: 'm', Sub, Seq, Ch, Val
 //	change:  'e', Sub, Seq, Ev, Key, Val
+//	bye:     'x', Code, Msg
 
 // ErrFrame is a frame that does not parse.
 var ErrFrame = errors.New("statewire: bad frame")
@@ -103,10 +104,26 @@ func PushBody(typ byte, ev byte, name string, val []byte) []byte {
 // AppendPush appends the frame of a push to subscription sub, numbered
 // seq, with body from PushBody.
 func AppendPush(dst []byte, sub, seq uint64, body []byte) []byte {
+	return append(AppendPushHead(dst, sub, seq, body), body[1:]...)
+}
+
+// AppendPushHead appends the start of AppendPush's frame, up to the
+// fields of body: the frame is that, then body[1:], which a writer may
+// send without copying it (one body for many subscribers).
+func AppendPushHead(dst []byte, sub, seq uint64, body []byte) []byte {
 	dst, start := begin(dst, body[0])
 	dst = binary.AppendUvarint(dst, sub)
 	dst = binary.AppendUvarint(dst, seq)
-	dst = append(dst, body[1:]...)
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-4+len(body)-1))
+	return dst
+}
+
+// AppendBye appends a bye frame: the broker drops the connection, with
+// code and msg saying why.
+func AppendBye(dst []byte, code byte, msg string) []byte {
+	dst, start := begin(dst, TypeBye)
+	dst = append(dst, code)
+	dst = appendStr(dst, msg)
 	return end(dst, start)
 }
 
@@ -115,6 +132,7 @@ func AppendPush(dst []byte, sub, seq uint64, body []byte) []byte {
 // to Next resumes where it stopped.
 type Reader struct {
 	rd   io.Reader
+	max  uint32 // the longest frame accepted
 	size int    // the buffer's usual size
 	buf  []byte // buf[r:w] is read but not yet returned
 	r, w int
@@ -123,7 +141,13 @@ type Reader struct {
 // NewReader returns a Reader of rd with a buffer of size bytes, which
 // grows for a larger frame.
 func NewReader(rd io.Reader, size int) *Reader {
-	return &Reader{rd: rd, size: size, buf: make([]byte, size)}
+	return &Reader{rd: rd, max: MaxFrame, size: size, buf: make([]byte, size)}
+}
+
+// Limit makes frames longer than max (at most MaxFrame) protocol errors:
+// the buffer never grows past it.
+func (fr *Reader) Limit(max int) {
+	fr.max = uint32(min(max, MaxFrame))
 }
 
 // Buffered is how many bytes were read and not yet returned by Next.
@@ -136,7 +160,7 @@ func (fr *Reader) Ready() bool {
 		return false
 	}
 	n := binary.LittleEndian.Uint32(fr.buf[fr.r:])
-	return n == 0 || n > MaxFrame || fr.w-fr.r-4 >= int(n)
+	return n == 0 || n > fr.max || fr.w-fr.r-4 >= int(n)
 }
 
 // Next returns the next frame's body (its type byte and fields), reading
@@ -152,7 +176,7 @@ func (fr *Reader) Next() ([]byte, error) {
 		need := 4
 		if fr.w-fr.r >= 4 {
 			n := binary.LittleEndian.Uint32(fr.buf[fr.r:])
-			if n == 0 || n > MaxFrame {
+			if n == 0 || n > fr.max {
 				return nil, fmt.Errorf("%w: length %d", ErrFrame, n)
 			}
 			if end := fr.r + 4 + int(n); end <= fr.w {
@@ -318,6 +342,9 @@ func ParseResponse(body []byte, r *Response) error {
 		r.Ev = p.byte1()
 		r.Key = p.str()
 		r.Val = p.bytes()
+	case TypeBye:
+		r.Code = p.byte1()
+		r.Msg = p.str()
 	default:
 		return ErrFrame
 	}

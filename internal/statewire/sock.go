@@ -182,6 +182,12 @@ func (s *Sock) Interrupt() {
 	s.Conn.SetReadDeadline(time.Unix(1, 0))
 }
 
+// WriteBuffers writes bufs with writev(2), as one write: the frames of
+// another goroutine's write never come between them. It consumes bufs.
+func (s *Sock) WriteBuffers(bufs *net.Buffers) (int64, error) {
+	return bufs.WriteTo(s.Conn)
+}
+
 // Close shuts the socket down, which ends a Read under way, and closes
 // it.
 func (s *Sock) Close() error {

@@ -28,12 +28,18 @@ type Hello struct {
 	ID  int64  `json:"id"`
 }
 
-// Welcome answers a Hello: with the socket as its handle, or with Err.
+// Welcome answers a Hello: with the socket as its handle, or with Err
+// (and Code, for a refusal the client tells apart).
 type Welcome struct {
-	Cmd string `json:"cmd"`
-	Ack int64  `json:"ack"`
-	Err string `json:"err,omitempty"`
+	Cmd  string `json:"cmd"`
+	Ack  int64  `json:"ack"`
+	Err  string `json:"err,omitempty"`
+	Code string `json:"code,omitempty"`
 }
+
+// RefusedConnLimit is a Welcome's Code when the worker already holds as
+// many connections to the broker as it may (cluster.StateConfig.MaxConns).
+const RefusedConnLimit = "conn-limit"
 
 // DecodeHello parses a handshake request.
 func DecodeHello(data []byte) (Hello, error) {
@@ -72,6 +78,9 @@ const (
 	TypeReply   byte = 'r' // the answer to a request
 	TypeMessage byte = 'm' // a published message, pushed to a subscription
 	TypeChange  byte = 'e' // a change to a watched key, pushed to a watch
+	// TypeBye is the broker's last frame on a connection it drops (a
+	// client too slow to read its pushes): Code and Msg say why.
+	TypeBye byte = 'x'
 )
 
 // The error codes of a reply (Response.Code; 0 is success).
@@ -84,6 +93,7 @@ const (
 	CodeClosed    byte = 5 // the broker stopped
 	CodeBad       byte = 6 // a request the broker does not understand
 	CodeSubExists byte = 7 // the subscription id is in use
+	CodeEvicted   byte = 8 // the broker dropped the connection (TypeBye)
 )
 
 // The events of a change (Response.Ev).
@@ -101,6 +111,10 @@ const (
 	// MaxFrame bounds a frame; a longer one is a protocol error. Replies
 	// listing keys are held below it by the broker.
 	MaxFrame = 48 << 20
+	// MaxRequest bounds a request frame, which the broker reads: a
+	// compare-and-swap's two values, a key, and room for a subscription's
+	// channel names; a longer one is a protocol error.
+	MaxRequest = 2*MaxValue + MaxName + 1<<20
 )
 
 // Request is a client's request. Every request is answered by exactly
