@@ -3,13 +3,22 @@ package cluster
 import (
 	"encoding/json"
 	"sync"
+	"time"
 )
+
+// relayPoll is how often a congested outbox looks whether its worker's
+// channel has room again.
+const relayPoll = 5 * time.Millisecond
 
 // outbox holds the relayed messages on their way to one worker, at most
 // relayMaxQueued bytes, and sends them in order on a goroutine that runs
-// only while some wait: a worker slow to read holds up only its own.
+// only while some wait: a worker slow to read holds up only its own. It
+// fills at most share bytes of the worker's channel queue, so relayed
+// messages alone never push a slow worker past Config.MaxQueue (which
+// would cut it off): the surplus waits here, then is dropped.
 type outbox struct {
 	m       *member
+	share   int
 	mu      sync.Mutex
 	queue   []json.RawMessage
 	bytes   int
@@ -49,10 +58,26 @@ func (o *outbox) drain() {
 		o.queue = o.queue[1:]
 		o.bytes -= len(line)
 		o.mu.Unlock()
-		if o.m.cmd.Channel().Send(line) != nil {
+		if !o.room(len(line)) || o.m.cmd.Channel().Send(line) != nil {
 			o.mu.Lock()
 			o.queue, o.bytes = o.queue[:0], 0
 			o.mu.Unlock()
 		}
 	}
+}
+
+// room waits until n more bytes fit in the worker's share of its channel
+// queue (or the queue is empty); false: the channel closed.
+func (o *outbox) room(n int) bool {
+	ch := o.m.cmd.Channel()
+	for q := ch.Queued(); q > 0 && q+n > o.share; q = ch.Queued() {
+		t := time.NewTimer(relayPoll)
+		select {
+		case <-ch.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }

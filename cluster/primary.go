@@ -93,7 +93,7 @@ type (
 func New(cfg Config) *Primary {
 	cfg = cfg.withDefaults()
 	return &Primary{
-		relay:   newRelay(func(s string) { cfg.Logger.Warn("cluster: " + s) }),
+		relay:   newRelay(func(s string) { cfg.Logger.Warn("cluster: " + s) }, cfg.MaxQueue),
 		cfg:     cfg,
 		inbox:   make(chan any, 256),
 		done:    make(chan struct{}),

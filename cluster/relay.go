@@ -43,11 +43,16 @@ type relay struct {
 	uids    map[string]sioAdapter // adapter id → where it lives
 	uidsOf  map[*member]int
 	dropped atomic.Int64 // messages not relayed: too long, or a full outbox
+	share   int          // of a worker's channel queue, what relayed messages may fill
 	warn    func(string)
 }
 
-func newRelay(warn func(string)) *relay {
-	return &relay{boxes: map[*member]*outbox{}, uids: map[string]sioAdapter{}, uidsOf: map[*member]int{}, warn: warn}
+// newRelay returns a relay for workers whose channels queue at most
+// maxQueue bytes (Config.MaxQueue): relayed messages fill at most a
+// quarter of that, up to relayMaxQueued.
+func newRelay(warn func(string), maxQueue int) *relay {
+	return &relay{boxes: map[*member]*outbox{}, uids: map[string]sioAdapter{}, uidsOf: map[*member]int{},
+		share: min(relayMaxQueued, max(maxQueue/4, 1)), warn: warn}
 }
 
 // sioAdapter is one socket.io adapter (a namespace's) in a worker.
@@ -134,7 +139,7 @@ func (r *relay) setPeers(members map[int]*member) {
 		}
 		r.peers = append(r.peers, m)
 		if live[m] = r.boxes[m]; live[m] == nil {
-			live[m] = &outbox{m: m}
+			live[m] = &outbox{m: m, share: r.share}
 		}
 	}
 	r.boxes = live

@@ -29,7 +29,7 @@ func TestOutboxBound(t *testing.T) {
 // relayed, and counted.
 func TestRelayDropsLong(t *testing.T) {
 	var warned []string
-	r := newRelay(func(s string) { warned = append(warned, s) })
+	r := newRelay(func(s string) { warned = append(warned, s) }, DefaultMaxQueue)
 	big := `{"source":"_sio_adapter","data":"` + string(bytes.Repeat([]byte("x"), relayMaxMessage)) + `"}`
 	if !r.take(nil, &ipc.Message{Data: json.RawMessage(big)}) || r.dropped.Load() != 1 || len(warned) != 1 {
 		t.Fatalf("a %d-byte message: dropped %d, warned %q", len(big), r.dropped.Load(), warned)

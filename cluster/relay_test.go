@@ -93,7 +93,9 @@ if (process.env.HERD_WORKER_ID === '1') {
 
 // TestHostileRelayFlood: a worker that floods broadcasts at one that does
 // not read makes the primary hold at most relayMaxQueued for it: past it,
-// messages are dropped (logged once), and the primary goes on answering.
+// messages are dropped (logged once), the slow worker is not cut off (the
+// relay fills at most a quarter of its channel's MaxQueue), and the
+// primary goes on answering.
 func TestHostileRelayFlood(t *testing.T) {
 	var log syncLog
 	h := startNode(t, cluster.Config{Workers: 2, Readiness: cluster.ReadyOnStart, KillTimeout: 10 * time.Second,
@@ -105,6 +107,11 @@ func TestHostileRelayFlood(t *testing.T) {
 			t.Fatalf("no drop logged within 30s:\n%s", log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if h.count(cluster.EventExit) > 0 { // relayed messages alone must not pass MaxQueue
+			t.Fatalf("a worker was cut off by the flood:\n%s", log.String())
+		}
 	}
 	if _, err := h.p.Workers(); err != nil {
 		t.Fatal(err)
