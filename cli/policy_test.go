@@ -28,8 +28,7 @@ func TestStickyFlags(t *testing.T) {
 		if err := fs.Parse(c.args); err != nil {
 			t.Fatal(err)
 		}
-		o.Command = []string{"true"}
-		err := o.validate()
+		err := o.validatePolicy()
 		if (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("%q: %v, want %q", c.args, err, c.err)
 		}
