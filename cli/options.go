@@ -18,6 +18,8 @@ type runOptions struct {
 	MaxSockets    int // per worker; 0: cluster.DefaultMaxWorkerSockets (herd demo)
 	Listen        []string
 	Policy        string
+	StickyHeader  string // --sticky-header: under sticky, the header that identifies a client
+	ProxyProtocol bool   // --proxy-protocol: read and strip a PROXY header (v1, v2)
 	MaxRestarts   int
 	RestartWindow time.Duration
 	KillTimeout   time.Duration
@@ -51,7 +53,11 @@ func (o *runOptions) addRunFlags(fs *pflag.FlagSet) {
 		"refuse a worker's request for a socket (EMFILE) once it holds `N` that herd bound for it (Go library, Node listen)")
 	fs.StringArrayVarP(&o.Listen, "listen", "l", nil,
 		"bind `ADDR` once and pass it to every worker (repeatable): 127.0.0.1:8080, tcp://HOST:PORT, unix:/PATH, udp://HOST:PORT; NAME=ADDR sets its LISTEN_FDNAMES name")
-	fs.StringVar(&o.Policy, "policy", "rr", "how workers that speak herd's protocol share connections (`POLICY`): rr, leastconn, shared or reuseport")
+	fs.StringVar(&o.Policy, "policy", "rr", "how connections are shared: `POLICY` is rr, leastconn, sticky (a client stays on one worker: its address or --sticky-header picks it), shared or reuseport")
+	fs.StringVar(&o.StickyHeader, "sticky-header", "",
+		"with --policy sticky, identify a client by this request `HEADER` (X-Forwarded-For, X-Real-IP: behind a proxy), read from its first request, instead of its address")
+	fs.BoolVar(&o.ProxyProtocol, "proxy-protocol", false,
+		"read and strip the PROXY protocol header (v1 or v2) a load balancer puts before each connection (rr, leastconn, sticky); sticky uses its client address")
 	fs.IntVar(&o.MaxRestarts, "max-restarts", cluster.DefaultMaxRestarts, "give up after more than `N` unexpected exits within --restart-window (-1: never)")
 	fs.DurationVar(&o.RestartWindow, "restart-window", cluster.DefaultRestartWindow, "the sliding `WINDOW` of --max-restarts")
 	fs.DurationVar(&o.KillTimeout, "kill-timeout", cluster.DefaultKillTimeout, "how long (`DURATION`) a stopping worker may drain before SIGKILL")
@@ -136,8 +142,8 @@ func (o *runOptions) validateProgram() error {
 	case len(o.Command) == 0:
 		return usagef("no command to run: herd run [flags] -- COMMAND [ARG...]")
 	}
-	if _, err := cluster.ParsePolicy(o.Policy); err != nil || o.Policy == "" {
-		return usagef("--policy must be rr, leastconn, shared or reuseport, got %q", o.Policy)
+	if err := o.validatePolicy(); err != nil {
+		return err
 	}
 	if err := o.opsOptions.validate(); err != nil {
 		return err
@@ -182,6 +188,8 @@ func (o *runOptions) clusterConfig(listens []listenAddr) cluster.Config {
 		MaxWorkers:       o.MaxWorkers,
 		MaxWorkerSockets: o.MaxSockets,
 		Policy:           policy,
+		StickyHeader:     o.StickyHeader,
+		ProxyProtocol:    o.ProxyProtocol,
 		MaxRestarts:      o.MaxRestarts,
 		RestartWindow:    o.RestartWindow,
 		KillTimeout:      o.KillTimeout,

@@ -200,6 +200,9 @@ func (p *Primary) watchMember(m *member) {
 func (p *Primary) forwardMessages(m *member) {
 	for msg := range m.cmd.Channel().Messages() {
 		m.counts.userIn.Add(1)
+		if m.node != nil && p.relay.take(m, msg) {
+			continue
+		}
 		if p.cfg.OnMessage == nil {
 			msg.CloseHandle()
 			continue
