@@ -37,6 +37,7 @@ type runOptions struct {
 	Formation     string   // with Procfile: NAME=N,... workers of each (all=N)
 	opsOptions             // metrics, log file, health checks (ops.go)
 
+	version   string     // herd's version, for herd status (herd version's)
 	programs  *yaml.Node // the config file's programs mapping, or nil
 	configDir string     // the config file's directory, for its relative paths
 }
