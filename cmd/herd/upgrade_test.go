@@ -317,3 +317,25 @@ func TestUpgradeRollback(t *testing.T) {
 	}
 	mustGet(t, url(t, after))
 }
+
+// TestUpgradeNode upgrades a herd of unmodified Node workers under load,
+// round robin and reuseport: no request fails.
+func TestUpgradeNode(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	for _, policy := range []string{"rr", "reuseport"} {
+		t.Run(policy, func(t *testing.T) {
+			testutil.CheckFDs(t)
+			port := freePort(t)
+			app := writeFile(t, t.TempDir(), "app.js", nodeApp)
+			h := startHerd(t, []string{"PORT=" + port}, "-n", "2", "--policy", policy, "--", "node", app)
+			stopUpgraded(t, h)
+			h.waitWorkers(2)
+			u := "http://127.0.0.1:" + port + "/"
+			mustGet(t, u)
+			upgradeUnderLoad(t, h, u, 2)
+			mustGet(t, u)
+		})
+	}
+}
