@@ -20,6 +20,7 @@ const envUpgrade = "HERD_UPGRADE"
 type upgradeFDs struct {
 	Link     int                       `json:"link"`     // the socket pair to the old herd
 	Control  int                       `json:"control"`  // the control socket
+	Metrics  int                       `json:"metrics"`  // --metrics' socket; 0: none
 	Programs map[string]map[string]int `json:"programs"` // each program's sockets, by cluster key
 }
 
@@ -28,6 +29,7 @@ type upgradeFDs struct {
 type heir struct {
 	link     *os.File
 	control  *os.File                       // taken by openSockets
+	metrics  *os.File                       // taken by listenMetrics; nil: none
 	programs map[string]map[string]*os.File // each program's sockets, taken by its cluster
 	up       chan struct{}                  // closed when every program is up
 	upOnce   sync.Once
@@ -49,6 +51,9 @@ func takeInheritance() (*heir, error) {
 	}
 	hr := &heir{link: os.NewFile(uintptr(fds.Link), "upgrade-link"), control: os.NewFile(uintptr(fds.Control), "control"),
 		programs: map[string]map[string]*os.File{}, up: make(chan struct{}), done: make(chan struct{})}
+	if fds.Metrics > 0 {
+		hr.metrics = os.NewFile(uintptr(fds.Metrics), "metrics")
+	}
 	for name, socks := range fds.Programs {
 		hr.programs[name] = map[string]*os.File{}
 		for key, fd := range socks {
@@ -64,8 +69,10 @@ func (hr *heir) close() {
 		closeFiles(socks)
 	}
 	hr.programs = nil
-	if hr.control != nil {
-		hr.control.Close()
+	for _, f := range []*os.File{hr.control, hr.metrics} {
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 

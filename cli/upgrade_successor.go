@@ -65,6 +65,13 @@ func (h *herd) upgradeFiles() (upgradeFDs, []*os.File, error) {
 	}
 	files := []*os.File{f}
 	fds.Control = 4
+	if h.metrics != nil {
+		if f, err = h.metrics.File(); err != nil {
+			return fds, files, fmt.Errorf("upgrade: %w", err)
+		}
+		fds.Metrics = 4 + len(files)
+		files = append(files, f)
+	}
 	for _, pr := range h.progs {
 		socks, err := pr.p.Sockets()
 		if err != nil {

@@ -193,17 +193,21 @@ func upgradeUnderLoad(t *testing.T, h *herdRun, u string, workers int, args ...s
 
 // TestUpgradePython upgrades a herd of Python workers (socket activation,
 // READY=1) under load: no request fails, the port stays, herd's pid and
-// the workers change.
+// the workers change, and --metrics keeps its port.
 func TestUpgradePython(t *testing.T) {
 	testutil.CheckFDs(t)
 	path := filepath.Join(t.TempDir(), "worker.py")
 	if err := os.WriteFile(path, []byte(pythonGraceful), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := startHerd(t, nil, "-n", "2", "-l", "127.0.0.1:0", "--", "python3", path)
+	metricsAddr := "127.0.0.1:" + freePort(t)
+	h := startHerd(t, nil, "-n", "2", "-l", "127.0.0.1:0", "--metrics", metricsAddr, "--", "python3", path)
 	stopUpgraded(t, h)
 	st := h.waitWorkers(2)
 	upgradeUnderLoad(t, h, url(t, st), 2)
+	if body := mustGet(t, "http://"+metricsAddr+"/metrics"); !strings.Contains(body, "herd_") {
+		t.Fatalf("no metrics after the upgrade:\n%s", body)
+	}
 }
 
 // TestUpgradeGoWorkers upgrades a herd of Go library workers (round
@@ -338,4 +342,19 @@ func TestUpgradeNode(t *testing.T) {
 			mustGet(t, u)
 		})
 	}
+}
+
+// TestUpgradeSignal: SIGUSR2 upgrades herd as herd upgrade does.
+func TestUpgradeSignal(t *testing.T) {
+	h := startGoWorkers(t, "1")
+	stopUpgraded(t, h)
+	st := h.waitWorkers(1)
+	syscall.Kill(st.Pid, syscall.SIGUSR2)
+	if !waitGone(st.Pid, liveness) {
+		t.Fatalf("the old herd (pid %d) still runs after SIGUSR2", st.Pid)
+	}
+	if after := h.waitWorkers(1); after.Pid == st.Pid {
+		t.Fatalf("herd's pid is still %d", st.Pid)
+	}
+	mustGet(t, url(t, st))
 }
