@@ -24,7 +24,7 @@ func (h *herd) Status(name string) (*control.Status, error) {
 		return nil, err
 	}
 	first := &progs[0].opts
-	st := &control.Status{Name: h.opts.Name, Pid: os.Getpid(), Command: first.Command, Policy: first.Policy,
+	st := &control.Status{Name: h.opts.Name, Pid: os.Getpid(), Version: h.opts.build.version(), Command: first.Command, Policy: first.Policy,
 		Listen: []string{}, Started: h.started, Workers: []control.Worker{}, LogFile: h.logPath,
 		Metrics: h.metricsAddr()}
 	for _, pr := range progs {

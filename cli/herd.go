@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,6 +36,11 @@ type herd struct {
 	mu sync.Mutex
 	up int // programs whose first workers are all ready
 
+	heir      *heir       // what an upgrade handed this herd; nil when started otherwise (upgrade_heir.go)
+	main      atomic.Bool // the herd systemd follows: it tells systemd its state (false before and after an upgrade)
+	ending    atomic.Bool // run is closing the control socket
+	upgrading atomic.Bool // an upgrade is under way, or done (upgrade.go)
+
 	wd     watchdog   // kills the workers' children if herd is killed (watchdog.go)
 	keeper keeper     // kills what a worker started when it exits; nil for none (watchdog_keeper.go)
 	keys   workerKeys // the keeper's ids of the programs' workers
@@ -51,7 +57,14 @@ func runHerd(ctx context.Context, o runOptions, specs []programSpec, stdout, std
 	}
 	closeInheritedOnExec()
 	tunePrimaryRuntime()
-	h, err := newHerd(o, specs, &syncWriter{w: stdout}, &syncWriter{w: stderr})
+	hr, err := takeInheritance()
+	if err != nil {
+		return err
+	}
+	h, err := newHerd(o, specs, hr, &syncWriter{w: stdout}, &syncWriter{w: stderr})
+	if hr != nil {
+		hr.close() // what no program took
+	}
 	if err != nil {
 		return err
 	}
@@ -91,8 +104,9 @@ func nameProgram(err error, name string, programs int) error {
 }
 
 // newHerd resolves the programs and binds the control and notify sockets.
-func newHerd(o runOptions, specs []programSpec, stdout, stderr io.Writer) (*herd, error) {
-	h := &herd{opts: o, started: time.Now()}
+func newHerd(o runOptions, specs []programSpec, hr *heir, stdout, stderr io.Writer) (*herd, error) {
+	h := &herd{opts: o, started: time.Now(), heir: hr}
+	h.main.Store(hr == nil)
 	for _, s := range specs {
 		pr, err := newProgram(h, s, len(specs) > 1)
 		if err != nil {
@@ -145,11 +159,15 @@ func (h *herd) openSockets() error {
 	if err != nil {
 		return err
 	}
-	if h.ctl, err = control.Listen(path); err != nil {
+	if h.ctl, err = h.listenControl(path); err != nil {
 		return withCode(ExitBind, err)
 	}
 	h.ctl.Logger = h.log
-	h.notify, err = sdnotify.Listen(strings.TrimSuffix(path, ".sock") + ".notify")
+	notify := h.ctlBase() + ".notify"
+	if h.heir != nil {
+		notify = h.notifyPath(os.Getpid())
+	}
+	h.notify, err = sdnotify.Listen(notify)
 	if err != nil {
 		h.ctl.Close()
 		return withCode(ExitBind, err)
@@ -157,19 +175,41 @@ func (h *herd) openSockets() error {
 	return nil
 }
 
+// listenControl creates the control socket, or takes the old herd's.
+func (h *herd) listenControl(path string) (*control.Server, error) {
+	if h.heir == nil {
+		return control.Listen(path)
+	}
+	f := h.heir.control
+	h.heir.control = nil
+	return control.ListenFile(path, f)
+}
+
+// ctlBase is the control socket's path without ".sock": the notify
+// sockets are named after it.
+func (h *herd) ctlBase() string { return strings.TrimSuffix(h.ctl.Path(), ".sock") }
+
 // run runs the programs and cleans up after them.
 func (h *herd) run(ctx context.Context) error {
 	defer h.stopWatchdog() // after the clusters: their workers are all gone
 	notified := make(chan struct{})
-	go h.ctl.Serve(h)
+	if h.heir == nil {
+		go h.ctl.Serve(h)
+	} else {
+		go h.succeed()
+	}
+	sigDone := make(chan struct{})
+	go h.upgradeOnSignal(sigDone)
 	go h.receiveNotify(notified)
 	h.startOps()
 	h.startWatch()
 	err := h.runPrograms(ctx)
+	close(sigDone)
 	h.stopWatch()
 	for _, pr := range h.progs {
 		pr.ready.close()
 	}
+	h.endSucceed()
 	h.ctl.Close()
 	h.notify.Close()
 	<-notified

@@ -33,7 +33,7 @@ func (pr *program) onEvent(e cluster.Event) {
 	case cluster.EventReload:
 		pr.reloadEvent(e)
 	case cluster.EventStop:
-		sdNotify(daemon.SdNotifyStopping)
+		pr.h.sdNotify(daemon.SdNotifyStopping)
 	}
 }
 
@@ -68,7 +68,10 @@ func (h *herd) programUp() {
 	for _, pr := range h.progs {
 		workers += pr.opts.Workers
 	}
-	sdNotify(daemon.SdNotifyReady + "\nSTATUS=" + fmt.Sprintf("%d workers ready", workers))
+	if h.heir != nil {
+		h.heir.heirUp() // the old herd hands over; then this herd tells systemd
+	}
+	h.sdNotify(daemon.SdNotifyReady + "\nSTATUS=" + fmt.Sprintf("%d workers ready", workers))
 	if h.onUp != nil {
 		h.onUp(h)
 	}
@@ -79,10 +82,10 @@ func (h *herd) programUp() {
 func (pr *program) reloadEvent(e cluster.Event) {
 	ended := e.Err != nil || strings.HasPrefix(e.Detail, "done")
 	if !ended {
-		sdNotify(daemon.SdNotifyReloading)
+		pr.h.sdNotify(daemon.SdNotifyReloading)
 		return
 	}
-	sdNotify(daemon.SdNotifyReady)
+	pr.h.sdNotify(daemon.SdNotifyReady)
 	var err error
 	if e.Err != nil {
 		err = fmt.Errorf("reload failed (the workers left keep serving): %w", e.Err)
@@ -93,6 +96,14 @@ func (pr *program) reloadEvent(e cluster.Event) {
 	pr.mu.Unlock()
 	for _, c := range waiting {
 		c <- err
+	}
+}
+
+// sdNotify is sdNotify while h is the herd systemd follows: not a herd
+// an upgrade started until it has taken over, nor one that handed over.
+func (h *herd) sdNotify(state string) {
+	if h.main.Load() {
+		sdNotify(state)
 	}
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -115,6 +116,15 @@ func (h *herd) listenMetrics() error {
 		srcs[i] = metrics.Program{Source: pr.p}
 		if len(h.progs) > 1 {
 			srcs[i].Name = pr.name
+		}
+	}
+	if h.heir != nil && h.heir.metrics != nil {
+		f := h.heir.metrics
+		h.heir.metrics = nil
+		defer f.Close()
+		if ln, err := net.FileListener(f); err == nil {
+			h.metrics = metrics.ServePrograms(ln, srcs)
+			return nil
 		}
 	}
 	srv, err := metrics.ListenPrograms(h.opts.Metrics, srcs)

@@ -40,6 +40,7 @@ type runOptions struct {
 	opsOptions             // metrics, log file, health checks (ops.go)
 	watchOptions           // --watch (watch.go)
 
+	build     Build      // herd's build, for herd status (herd version's)
 	programs  *yaml.Node // the config file's programs mapping, or nil
 	configDir string     // the config file's directory, for its relative paths
 }

@@ -77,6 +77,10 @@ func (pr *program) setup() {
 	pr.env = pr.workerEnv()
 	cfg := pr.opts.clusterConfig(pr.listens)
 	cfg.Command, cfg.OnEvent, cfg.OnMessage = pr.command, pr.onEvent, pr.msgs.message
+	if h.heir != nil {
+		cfg.Inherited = h.heir.programs[pr.name]
+		delete(h.heir.programs, pr.name) // the cluster owns them now
+	}
 	pr.p = cluster.New(cfg)
 	pr.ready = newReadiness(func(id int) { pr.p.MarkReady(id) }, pr.startGrace(cfg))
 }

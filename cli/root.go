@@ -25,7 +25,7 @@ New here? Run 'herd demo'.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
-	root.AddCommand(newRunCmd(), newDemoCmd(), newStatusCmd(), newReloadCmd(), newScaleCmd(), newStopCmd(),
+	root.AddCommand(newRunCmd(version), newDemoCmd(), newStatusCmd(), newReloadCmd(), newScaleCmd(), newStopCmd(), newUpgradeCmd(),
 		newVersionCmd(version), newLogsCmd(), newTopCmd(), newLsCmd(), newSystemdCmd())
 	return root
 }

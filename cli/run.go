@@ -4,8 +4,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newRunCmd() *cobra.Command {
-	o := &runOptions{}
+func newRunCmd(b Build) *cobra.Command {
+	o := &runOptions{build: b}
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARG...]",
 		Short: "Run COMMAND as a supervised cluster of workers, in the foreground",
@@ -25,10 +25,11 @@ delay; more than --max-restarts crashes within --restart-window make herd
 give up. Each worker's output is prefixed with [ID:PID], or is JSON lines
 with --log-format json; herd logs its own events on stderr.
 
-Steer a running herd with herd status, reload, scale and stop, or with
-signals: HUP reloads (one worker at a time, no dropped request), TTIN and
-TTOU add and remove a worker, TERM and INT stop gracefully (a second one
-kills the workers: exit status 5).
+Steer a running herd with herd status, reload, scale, stop and upgrade, or
+with signals: HUP reloads (one worker at a time, no dropped request), TTIN
+and TTOU add and remove a worker, TERM and INT stop gracefully (a second one
+kills the workers: exit status 5), USR2 upgrades herd itself (herd upgrade
+--help).
 
 The config file (-c) is YAML with the flags' long names as keys, plus
 command: a list, used when no COMMAND is given; flags win over it. Or,

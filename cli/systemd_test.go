@@ -45,7 +45,7 @@ func TestSystemdUnit(t *testing.T) {
 	sh, _ := exec.LookPath("sh")
 	control := "--control=%t/herd-api/control.sock"
 	for key, want := range map[string]string{
-		"Unit.After": "network.target", "Service.Type": "notify", "Service.NotifyAccess": "main",
+		"Unit.After": "network.target", "Service.Type": "notify", "Service.NotifyAccess": "all",
 		"Service.KillMode": "mixed", "Service.KillSignal": "SIGTERM", "Service.TimeoutStopSec": "30",
 		"Service.TimeoutStartSec": "35", "Service.Restart": "on-failure", "Service.WorkingDirectory": cwd,
 		"Service.RuntimeDirectory": "herd-api", "Service.RuntimeDirectoryMode": "0700",

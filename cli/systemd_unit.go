@@ -56,7 +56,7 @@ func (s *systemdOptions) serviceKeys(exe, cwd, start string) []unitKey {
 	} else {
 		reload += " " + quoteExecArg("--control="+s.run.Control)
 	}
-	keys := []unitKey{{"Type", "notify"}, {"NotifyAccess", "main"},
+	keys := []unitKey{{"Type", "notify"}, {"NotifyAccess", "all"},
 		{"ExecStart", start}, {"ExecReload", reload},
 		{"WorkingDirectory", escapeSpecifiers(cwd)}, {"Environment", quoteValue("PATH=" + os.Getenv("PATH"))},
 		{"KillMode", "mixed"}, {"KillSignal", "SIGTERM"},

@@ -28,6 +28,12 @@ func newVersionCmd(b Build) *cobra.Command {
 	}
 }
 
+// version is the version herd status shows.
+func (b Build) version() string {
+	bi, _ := debug.ReadBuildInfo()
+	return versionString(b.Version, bi)
+}
+
 // line is herd version's output: "herd VERSION [COMMIT] GO OS/ARCH".
 func (b Build) line() string {
 	bi, _ := debug.ReadBuildInfo()

@@ -16,7 +16,7 @@ import (
 func (r *subreaper) scan() {
 	r.expirePending()
 	for _, pid := range procstat.AllChildren(r.self) {
-		if pid == r.watchdog || r.isWorker(pid) {
+		if pid == r.watchdog || r.isWorker(pid) || r.spared[pid] {
 			continue
 		}
 		st, err := procstat.ReadStat(pid)

@@ -56,6 +56,7 @@ type subreaper struct {
 	ended    map[int]bool      // workers that exited
 	watchdog int
 	adopted  map[int]adoptee // by pid
+	spared   map[int]bool    // herd's successors (upgrade.go): never adopted
 	closing  bool
 }
 
@@ -76,7 +77,8 @@ func newSubreaper(log *slog.Logger, wd *watchdog) (*subreaper, error) {
 	}
 	r := &subreaper{log: log, wd: wd, token: hex.EncodeToString(tok), self: os.Getpid(), pgid: st.Pgid, sid: st.Sid,
 		calls: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
-		pending: map[int]time.Time{}, workers: map[int]int{}, ended: map[int]bool{}, adopted: map[int]adoptee{}}
+		pending: map[int]time.Time{}, workers: map[int]int{}, ended: map[int]bool{}, adopted: map[int]adoptee{},
+		spared: map[int]bool{}}
 	go r.loop()
 	return r, nil
 }
@@ -131,6 +133,18 @@ func (r *subreaper) event(e cluster.Event, watchdog int) {
 			r.ended[e.WorkerID] = true
 		}
 	})
+}
+
+// spawn runs start, which starts herd's successor (herd upgrade), on the
+// loop, and spares the process it returns: no scan may take it for an
+// orphan to kill, not even one right after the fork.
+func (r *subreaper) spawn(start func() (int, error)) (pid int, err error) {
+	r.do(func() {
+		if pid, err = start(); err == nil {
+			r.spared[pid] = true
+		}
+	})
+	return pid, err
 }
 
 // close kills every adopted process, waits up to adoptedEnd for them to

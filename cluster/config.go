@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -215,6 +216,13 @@ type Config struct {
 	// MaxMessage, so that the primary never waits on one worker. A message
 	// alone is always queued, however long. 0 means DefaultMaxQueue.
 	MaxQueue int
+	// Inherited holds sockets a predecessor bound (its Primary.Sockets),
+	// by key: a listen of the same key (Config.Listen's Addr.String(), a
+	// worker's Listen of the same network and address, Node's listen)
+	// takes the socket instead of binding one, so an upgrade keeps every
+	// port open (inherit.go). The primary owns the files: those no listen
+	// took are closed at TakeOver or when Run returns. nil: none.
+	Inherited map[string]*os.File
 }
 
 // Readiness says when a worker counts as ready to serve.

@@ -243,6 +243,13 @@ func (d *dispatcher) update(set []router) {
 	}
 }
 
+// stopAccepting stops the accept loop for good; the socket itself stays
+// open, and parked connections wait for a worker (or close).
+func (d *dispatcher) stopAccepting() {
+	d.file.Close()
+	<-d.done
+}
+
 // close stops accepting, waits for the connections being identified
 // (each within its timeout), and closes every parked connection.
 func (d *dispatcher) close() {

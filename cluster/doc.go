@@ -40,6 +40,16 @@
 // longer than Config.MaxMessage, or leaves more than Config.MaxQueue of
 // the primary's messages unread, is killed and replaced.
 //
+// A Go program that is its own primary can replace itself (a new
+// release) without closing a port, in cloudflare/tableflip's model: the
+// running primary passes Primary.Sockets to a new process of the new
+// program (by descriptor, with their keys in the environment), which puts
+// them in Config.Inherited and so binds nothing it inherited; once the new
+// primary's workers are ready, the old one calls HandOver (stop accepting,
+// drain, return from Run) and the new one TakeOver. Starting the process
+// and the readiness handshake are the program's (herd upgrade does it in
+// package cli; inherit.go says what each side does).
+//
 // The primary and its workers talk over the ipc channel that proc sets up;
 // herd's own messages use cmd "NODE_HERD", which Node also treats as
 // internal. docs/protocol.md describes them.

@@ -51,7 +51,7 @@ func (p *Primary) bindAddr(a Addr) (*os.File, error) {
 	if policy == ReusePort {
 		policy = Shared
 	}
-	s, err := openSocket(a.Network, a.Address, policy)
+	s, err := p.openSocket(a.String(), a.Network, a.Address, policy)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrListen, a, err)
 	}
@@ -67,7 +67,8 @@ func (p *Primary) bindAddr(a Addr) (*os.File, error) {
 }
 
 // activationFile returns a duplicate of the socket as a file, in blocking
-// mode as systemd passes sockets. The file is not pollable, so os/exec
+// mode as systemd passes sockets (an inherited socket a predecessor's
+// dispatcher made non-blocking stays so). The file is not pollable, so os/exec
 // passes it as it is (a net package file would be switched to blocking
 // mode on every fork, under the round-robin dispatcher's feet).
 func (s *socket) activationFile(name string) (*os.File, error) {
@@ -75,11 +76,23 @@ func (s *socket) activationFile(name string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.SetNonblock(fd, false); err != nil {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	nonblock := flags&unix.O_NONBLOCK != 0
+	if err == nil {
+		err = unix.SetNonblock(fd, false)
+	}
+	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), name), nil
+	f := os.NewFile(uintptr(fd), name)
+	if nonblock && s.keepFile {
+		// Inherited: a predecessor's dispatcher accepts on it, and must
+		// not block. The file, made while blocking, is not pollable all
+		// the same, so os/exec leaves the mode alone.
+		unix.SetNonblock(fd, true)
+	}
+	return f, nil
 }
 
 // ensureDispatcher starts the round-robin dispatcher of a socket bound

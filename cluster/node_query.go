@@ -73,7 +73,7 @@ func (p *Primary) nodeSocket(q *nodeIn) (*socket, error) {
 	if s := p.sockets[key]; s != nil {
 		return s, nil
 	}
-	s, err := openSocket(network, address, p.cfg.Policy)
+	s, err := p.openSocket(key, network, address, p.cfg.Policy)
 	if err != nil {
 		return nil, err
 	}

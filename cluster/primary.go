@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"sort"
@@ -50,8 +51,9 @@ type Primary struct {
 	reloadSeq   int         // the reload's step, for reloadDue (reload.go)
 	reloadTimer *time.Timer // the step's deadline
 
-	listenFiles []*os.File  // Config.Listen's sockets, for ListenFiles
-	preload     nodePreload // the Node workers' preload file
+	listenFiles []*os.File          // Config.Listen's sockets, for ListenFiles
+	inherited   map[string]*os.File // Config.Inherited's sockets no listen took yet (inherit.go)
+	preload     nodePreload         // the Node workers' preload file
 
 	primaryNoticed bool // the notice of node_start.go was given
 
@@ -93,15 +95,16 @@ type (
 func New(cfg Config) *Primary {
 	cfg = cfg.withDefaults()
 	return &Primary{
-		relay:   newRelay(func(s string) { cfg.Logger.Warn("cluster: " + s) }, cfg.MaxQueue),
-		cfg:     cfg,
-		inbox:   make(chan any, 256),
-		done:    make(chan struct{}),
-		members: map[int]*member{},
-		slots:   map[int]*slot{},
-		sockets: map[string]*socket{},
-		want:    cfg.Workers,
-		forks:   newForkQueue(),
+		relay:     newRelay(func(s string) { cfg.Logger.Warn("cluster: " + s) }, cfg.MaxQueue),
+		cfg:       cfg,
+		inbox:     make(chan any, 256),
+		done:      make(chan struct{}),
+		members:   map[int]*member{},
+		slots:     map[int]*slot{},
+		sockets:   map[string]*socket{},
+		want:      cfg.Workers,
+		forks:     newForkQueue(),
+		inherited: maps.Clone(cfg.Inherited),
 	}
 }
 
@@ -115,6 +118,7 @@ func Run(ctx context.Context, cfg Config) error { return New(cfg).Run(ctx) }
 // It may be called once.
 func (p *Primary) Run(ctx context.Context) error {
 	defer close(p.done)
+	defer p.closeInherited()
 	if err := p.cfg.checkWorkers(p.want); err != nil {
 		return err
 	}

@@ -115,7 +115,7 @@ func (p *Primary) socketFor(network, address string) (*socket, error) {
 		}
 		return s, nil
 	}
-	s, err := openSocket(network, address, p.cfg.Policy)
+	s, err := p.openSocket(key, network, address, p.cfg.Policy)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +125,20 @@ func (p *Primary) socketFor(network, address string) (*socket, error) {
 	}
 	p.sockets[key] = s
 	return s, nil
+}
+
+// openSocket takes the inherited socket for key (inherit.go), or else
+// binds network/address.
+func (p *Primary) openSocket(key, network, address string, policy Policy) (*socket, error) {
+	s, err := p.takeInherited(key, network, policy)
+	if s != nil || err != nil {
+		return s, err
+	}
+	s, err = openSocket(network, address, policy)
+	if err == nil {
+		s.key = key
+	}
+	return s, err
 }
 
 // leave handles a worker's fatal error: its replacement starts at once,

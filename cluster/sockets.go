@@ -30,6 +30,7 @@ type socket struct {
 	disp    *dispatcher // rr, leastconn
 
 	owned    bool            // Config.Listen's: open until Run returns
+	keepFile bool            // close leaves path in place: a predecessor's or successor's too (inherit.go)
 	holders  int             // workers and slots that hold it (holds.go)
 	nodeData json.RawMessage // Node's queryServer data for it, shared
 }
@@ -122,7 +123,7 @@ func (s *socket) close() {
 		s.disp.close()
 	}
 	unix.Close(s.fd)
-	if s.path != "" {
+	if s.path != "" && !s.keepFile {
 		os.Remove(s.path)
 	}
 }

@@ -11,6 +11,11 @@ const (
 	CmdReload = "reload" // rolling reload; answered when it is done
 	CmdScale  = "scale"  // set the number of workers to N
 	CmdStop   = "stop"   // graceful stop; answered when herd has stopped
+	// CmdUpgrade starts a new herd from herd's executable, hands it the
+	// sockets, and stops this one once the new one's workers are ready;
+	// answered when the new herd has taken over, or it failed and was
+	// stopped (this herd then serves on).
+	CmdUpgrade = "upgrade"
 )
 
 // maxResponse bounds a response line.
@@ -24,6 +29,9 @@ type Request struct {
 	// reload and scale are about; "" means every program (scale: the
 	// only one).
 	Program string `json:"program,omitempty"`
+	// Timeout bounds an upgrade's wait for the new herd to be ready; 0
+	// means herd's default.
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // Response is herd's answer to a Request.
@@ -34,12 +42,14 @@ type Response struct {
 	// BadRequest: the request was wrong (ErrBadRequest), not herd.
 	BadRequest bool    `json:"bad_request,omitempty"`
 	Status     *Status `json:"status,omitempty"` // status only
+	Pid        int     `json:"pid,omitempty"`    // upgrade only: the new herd's pid
 }
 
 // Status describes a running herd.
 type Status struct {
 	Name    string    `json:"name"`
 	Pid     int       `json:"pid"`
+	Version string    `json:"version"` // herd's version (herd version)
 	Command []string  `json:"command"`
 	Policy  string    `json:"policy"`
 	Listen  []string  `json:"listen"` // the bound addresses
@@ -92,6 +102,15 @@ type Handler interface {
 	Reload(program string) error
 	Scale(program string, n int) error
 	Stop() error
+}
+
+// Upgrader is a Handler that can replace its herd with a new one
+// (CmdUpgrade); a Handler that is none answers an upgrade with an error.
+type Upgrader interface {
+	// Upgrade starts the new herd, waits up to timeout (0: a default)
+	// for it to take over, and returns its pid; on failure the new herd
+	// is stopped and this one serves on.
+	Upgrade(timeout time.Duration) (pid int, err error)
 }
 
 // ErrBadRequest is what a Handler's error wraps (BadRequest) when the

@@ -170,6 +170,8 @@ func dispatch(h Handler, req Request) *Response {
 		err = h.Scale(req.Program, req.N)
 	case CmdStop:
 		err = h.Stop()
+	case CmdUpgrade:
+		resp.Pid, err = upgrade(h, req.Timeout)
 	default:
 		err = fmt.Errorf("control: unknown command %q", req.Cmd)
 	}
@@ -178,6 +180,15 @@ func dispatch(h Handler, req Request) *Response {
 	}
 	resp.OK = true
 	return resp
+}
+
+// upgrade runs CmdUpgrade, if h can.
+func upgrade(h Handler, timeout time.Duration) (int, error) {
+	u, ok := h.(Upgrader)
+	if !ok {
+		return 0, errors.New("control: this herd cannot upgrade")
+	}
+	return u.Upgrade(timeout)
 }
 
 // reply writes r, within RequestTimeout.

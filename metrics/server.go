@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"time"
 
@@ -70,6 +71,12 @@ func ListenPrograms(addr string, progs []Program) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	return ServePrograms(ln, progs), nil
+}
+
+// ServePrograms is ListenPrograms on a listener already bound (one a
+// herd inherits in an upgrade); the Server closes it.
+func ServePrograms(ln net.Listener, progs []Program) *Server {
 	mux := http.NewServeMux()
 	mux.Handle(Path, programsHandler(progs))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +87,17 @@ func ListenPrograms(addr string, progs []Program) (*Server, error) {
 		fmt.Fprintf(w, "herd: metrics at %s\n", Path)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
-	return &Server{ln: ln, srv: srv}, nil
+	return &Server{ln: ln, srv: srv}
+}
+
+// File returns a duplicate of the listening socket, for a successor
+// (ServePrograms). The caller closes it.
+func (s *Server) File() (*os.File, error) {
+	tl, ok := s.ln.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("metrics: cannot pass a %T on", s.ln)
+	}
+	return tl.File()
 }
 
 // Addr is the address it listens on.
