@@ -16,6 +16,7 @@ import (
 	"github.com/herdhq/herd/cluster"
 	"github.com/herdhq/herd/control"
 	"github.com/herdhq/herd/internal/sdnotify"
+	"github.com/herdhq/herd/internal/syncio"
 )
 
 // herd is one herd run: its programs (each a cluster of its own), and
@@ -50,7 +51,7 @@ func runHerd(ctx context.Context, o runOptions, specs []programSpec, stdout, std
 	}
 	closeInheritedOnExec()
 	tunePrimaryRuntime()
-	h, err := newHerd(o, specs, &syncWriter{w: stdout}, &syncWriter{w: stderr})
+	h, err := newHerd(o, specs, syncio.NewWriter(stdout), syncio.NewWriter(stderr))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/internal/testutil"
 )
 
 // helperHoard: worker 1 takes round-robin connections and never accepts
@@ -48,7 +49,7 @@ func TestDrainingWorkerGivesBackItsQueue(t *testing.T) {
 			answers <- fmt.Sprint("worker ", id)
 		})
 	}
-	eventually(t, "the hoarding worker to hold every connection", func() bool {
+	testutil.Eventually(t, "the hoarding worker to hold every connection", func() bool {
 		w := h.workers()
 		return len(w) == 1 && w[0].Handed == n
 	})

@@ -38,7 +38,7 @@ func TestDeadWorkersConnectionsAreRerouted(t *testing.T) {
 	h.waitReady(2)
 	victim := h.workers()[0].Pid
 	syscall.Kill(victim, syscall.SIGSTOP)
-	eventually(t, "the worker to stop", func() bool { return allStopped(victim) })
+	testutil.Eventually(t, "the worker to stop", func() bool { return allStopped(victim) })
 	var wg sync.WaitGroup
 	bodies := make(chan string, 10)
 	for i := 0; i < 10; i++ {

@@ -150,7 +150,7 @@ func foreignReusePort(t *testing.T) string {
 func (h *harness) listenErrorFor(port, errno string) cluster.Event {
 	h.t.Helper()
 	var found cluster.Event
-	eventually(h.t, "a listen error event", func() bool {
+	testutil.Eventually(h.t, "a listen error event", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		for _, e := range h.events {

@@ -4,7 +4,6 @@ package cluster_test
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -73,7 +72,7 @@ func TestNodeTakesPreboundPort(t *testing.T) {
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
 			testutil.CheckFDs(t)
-			port := freePort(t)
+			port := strconv.Itoa(testutil.FreePort(t))
 			cfg := cluster.Config{Workers: 2, Policy: pol, Listen: []cluster.Addr{{Network: "tcp", Address: "127.0.0.1:" + port}}}
 			h := startNode(t, cfg, nodeHTTP, "PORT="+port)
 			h.waitReady(2)
@@ -82,15 +81,4 @@ func TestNodeTakesPreboundPort(t *testing.T) {
 			stopClean(t, h)
 		})
 	}
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

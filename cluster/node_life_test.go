@@ -79,7 +79,7 @@ func (h *harness) exitOf(pid int) (cluster.Event, bool) {
 func (h *harness) waitExit(pid int) cluster.Event {
 	h.t.Helper()
 	var e cluster.Event
-	eventually(h.t, "exit of "+strconv.Itoa(pid), func() bool {
+	testutil.Eventually(h.t, "exit of "+strconv.Itoa(pid), func() bool {
 		var ok bool
 		e, ok = h.exitOf(pid)
 		return ok
@@ -95,7 +95,7 @@ func TestNodeMessages(t *testing.T) {
 	var in inbox
 	h := startNode(t, cluster.Config{Workers: 1, OnMessage: in.onMessage}, nodeLife)
 	h.waitReady(1)
-	eventually(t, "the port message", func() bool { return in.find("port") != nil })
+	testutil.Eventually(t, "the port message", func() bool { return in.find("port") != nil })
 	if got, want := strconv.Itoa(int(in.find("port")["port"].(float64))), h.ports()[0]; got != want {
 		t.Fatalf("worker listens on port %s, primary on %s", got, want)
 	}
@@ -106,7 +106,7 @@ func TestNodeMessages(t *testing.T) {
 	if err := h.p.Send(w.ID, map[string]any{"echo": "héllo"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the echo", func() bool { return in.find("echo") != nil })
+	testutil.Eventually(t, "the echo", func() bool { return in.find("echo") != nil })
 	if e := in.find("echo"); e["echo"] != "héllo" || int(e["pid"].(float64)) != w.Pid {
 		t.Fatalf("echo: %v", e)
 	}
@@ -127,7 +127,7 @@ func TestNodeAddressInUse(t *testing.T) {
 			port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 			var in inbox
 			h := startNode(t, cluster.Config{Workers: 1, Policy: pol, OnMessage: in.onMessage}, nodeLife, "PORT="+port)
-			eventually(t, "the error message", func() bool { return in.find("err") != nil })
+			testutil.Eventually(t, "the error message", func() bool { return in.find("err") != nil })
 			if e := in.find("err"); e["err"] != "EADDRINUSE" {
 				t.Fatalf("worker got %v", e)
 			}
@@ -236,7 +236,7 @@ func TestNodeDeclinedGoesElsewhere(t *testing.T) {
 	}
 	// Once handed over, it reaches its worker before any later connection
 	// handed to that worker (one channel, in order).
-	eventually(t, "the held connection to be handed over", func() bool { return h.stats().Totals.Handed > handed })
+	testutil.Eventually(t, "the held connection to be handed over", func() bool { return h.stats().Totals.Handed > handed })
 	seen := map[string]int{}
 	for i := 0; i < 20; i++ {
 		seen[get(t, url)]++
@@ -295,7 +295,7 @@ func TestNodePrimaryKilledTakesWorkers(t *testing.T) {
 	pids := readyPids(t, out.Name(), 2)
 	c.Kill()
 	for _, pid := range pids {
-		eventually(t, "node worker "+strconv.Itoa(pid)+" to die", func() bool { return gone(pid) })
+		testutil.Eventually(t, "node worker "+strconv.Itoa(pid)+" to die", func() bool { return gone(pid) })
 	}
 }
 
@@ -312,7 +312,7 @@ func TestNodeServerCloseStopsRouting(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	ws := h.workers()
 	h.p.Send(ws[0].ID, map[string]any{"do": "close"})
-	eventually(t, "the server to close", func() bool { return in.find("closed") != nil })
+	testutil.Eventually(t, "the server to close", func() bool { return in.find("closed") != nil })
 	// Node's close message came before "closed" and is queued for the
 	// loop (user messages are not): a call on the loop returns once the
 	// loop has taken the worker out of routing.

@@ -100,8 +100,8 @@ func TestNodeRollingReloadLosesNothing(t *testing.T) {
 			if err := h.p.Reload(); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "reload to finish", func() bool { return h.count(cluster.EventReload) == 2 })
-			eventually(t, "old workers to exit", func() bool { return h.count(cluster.EventExit) == 2 })
+			testutil.Eventually(t, "reload to finish", func() bool { return h.count(cluster.EventReload) == 2 })
+			testutil.Eventually(t, "old workers to exit", func() bool { return h.count(cluster.EventExit) == 2 })
 			time.Sleep(300 * time.Millisecond)
 			l.finish(t)
 			ka.finish(t)

@@ -117,7 +117,7 @@ if (cluster.isPrimary) {
 `
 	h := startNode(t, cluster.Config{Workers: 2}, app)
 	h.waitReady(2)
-	eventually(t, "a notice", func() bool { return h.count(cluster.EventNotice) > 0 })
+	testutil.Eventually(t, "a notice", func() bool { return h.count(cluster.EventNotice) > 0 })
 	stopClean(t, h)
 	if n := h.count(cluster.EventNotice); n != 1 {
 		t.Fatalf("%d notices, want 1", n)

@@ -362,7 +362,7 @@ func TestNodeTwoPorts(t *testing.T) {
 			testutil.CheckFDs(t)
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, nodeTwoPorts)
 			h.waitReady(2)
-			eventually(t, "two ports", func() bool { return len(h.ports()) == 2 })
+			testutil.Eventually(t, "two ports", func() bool { return len(h.ports()) == 2 })
 			names := map[string]bool{}
 			for _, port := range h.ports() {
 				url := "http://127.0.0.1:" + port + "/"

@@ -208,7 +208,7 @@ func TestHostileWorkerCannotExhaustStore(t *testing.T) {
 	// Deaf connections holding pushes are evicted (for the total, or for
 	// stalling); those whose pushes the bound dropped hold nothing.
 	var st cluster.StateStats
-	eventually(t, "the deaf connections' eviction", func() bool {
+	testutil.Eventually(t, "the deaf connections' eviction", func() bool {
 		st, _ = a.p.StateStats()
 		return st.Evicted > 0 && st.Queued == 0 && st.Workers == 1+30-int(st.Evicted)
 	})
@@ -225,7 +225,7 @@ func TestHostileWorkerCannotExhaustStore(t *testing.T) {
 		t.Fatalf("%d deaf connections ended, %d were evicted", ended, st.Evicted)
 	}
 	t.Logf("peak queued %d bytes; %+v; RSS idle %d MiB, now %d MiB", peak.Load(), st, idle>>20, rss(t)>>20)
-	eventually(t, "the primary's memory back within twice idle", func() bool { return rss(t) <= 2*idle })
+	testutil.Eventually(t, "the primary's memory back within twice idle", func() bool { return rss(t) <= 2*idle })
 }
 
 // watchQueued records the store's peak of queued bytes until stopped.

@@ -41,7 +41,7 @@ func TestHostileControlClients(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	h.stderr.waitFor(t, "connections refused")
+	h.stderr.WaitFor(t, "connections refused")
 }
 
 // floodControl runs n clients sending endless lines to h's control socket

@@ -117,7 +117,7 @@ func TestHostileDaemonDiesWithHerd(t *testing.T) {
 			st := h.waitWorkers(1)
 			d := daemonOf(t, dir, 1)
 			if mode == "subreaper" { // herd must have seen it first: it scans every second
-				h.stderr.waitFor(t, "msg=adopt worker=1 pid="+strconv.Itoa(d)+" ")
+				h.stderr.WaitFor(t, "msg=adopt worker=1 pid="+strconv.Itoa(d)+" ")
 			}
 			cg := cgroupOf(t, h.cmd.Process.Pid, mode)
 			killed := time.Now()

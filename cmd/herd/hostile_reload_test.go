@@ -14,7 +14,7 @@ func TestHostileReloadCrashLoop(t *testing.T) {
 	h := startHerd(t, nil, "-n", "2", "--restart-window", "500ms", "--ready-timeout", "5s", "--",
 		"sh", "-c", "sleep 0.2; exit 3")
 	h.waitControl()
-	h.stderr.waitFor(t, "restart")
+	h.stderr.WaitFor(t, "restart")
 	const bound = 2 * (5 + 10) * time.Second // 2 workers × (--ready-timeout + --kill-timeout)
 	start := time.Now()
 	_, errOut, code := h.herdCtl("reload", "--timeout", "45s")
@@ -28,7 +28,7 @@ func TestHostileReloadCrashLoop(t *testing.T) {
 	}
 	select {
 	case <-h.done:
-		t.Fatalf("herd exited (%d) during the crash loop", h.code)
+		t.Fatalf("herd exited (%d) during the crash loop", h.Code())
 	default:
 	}
 }

@@ -194,9 +194,9 @@ func followLogs(t *testing.T, h *herdRun) {
 	}
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
-	buf.waitFor(t, "\n")
+	buf.WaitFor(t, "\n")
 	scale(t, h, "2")
-	buf.waitFor(t, "] quiet worker")
+	buf.WaitFor(t, "] quiet worker")
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("herd logs -f after SIGINT: %v", err)
@@ -253,7 +253,7 @@ func TestMaxMemory(t *testing.T) {
 			bloated = w
 		}
 	}
-	h.stderr.waitFor(t, "msg=replace worker=1 ")
+	h.stderr.WaitFor(t, "msg=replace worker=1 ")
 	if !waitGone(bloated.Pid, liveness) {
 		t.Fatalf("the bloated worker %d still runs", bloated.Pid)
 	}

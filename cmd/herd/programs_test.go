@@ -103,7 +103,7 @@ programs:
 		"] go WHO=clock NODE_ENV=production CWD=",
 		"[web.2:", "[jobs.1:", "[clock.1:",
 	} {
-		h.stdout.waitFor(t, want)
+		h.stdout.WaitFor(t, want)
 	}
 	before := programPids(st)
 
@@ -179,9 +179,9 @@ func TestProcfileFormation(t *testing.T) {
 	if len(st.Programs) != 2 || st.Programs[0].Name != "web" || len(st.Programs[0].Workers) != 2 || st.Programs[1].Name != "worker" {
 		t.Fatalf("programs: %+v", st.Programs)
 	}
-	h.stdout.waitFor(t, "] worker PORT=5100")
+	h.stdout.WaitFor(t, "] worker PORT=5100")
 	line := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d) \[web\.[12]:\d+\] web PORT=5000$`)
-	h.stdout.waitFor(t, "] web PORT=5000")
+	h.stdout.WaitFor(t, "] web PORT=5000")
 	if !line.MatchString(h.stdout.String()) {
 		t.Errorf("no timed web line in:\n%s", h.stdout)
 	}
