@@ -30,6 +30,7 @@ func helperHoard() {
 // back to the primary, and exits only once the primary has them all: they
 // are answered by the replacement, none is reset.
 func TestDrainingWorkerGivesBackItsQueue(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1}, "hoard")
 	h.waitReady(1)
 	const n = 12

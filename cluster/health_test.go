@@ -79,6 +79,7 @@ func (h *harness) stats() cluster.Stats {
 // TestStoppedWorkerIsRoutedAroundAndReplaced stops a worker (SIGSTOP): it
 // sends no more heartbeats, is taken out of routing, then replaced.
 func TestStoppedWorkerIsRoutedAroundAndReplaced(t *testing.T) {
+	testutil.SkipIfShort(t, "a 4 s heartbeat timeout (TestWedgedWorkerPrintsItsStacks is the fast one)")
 	testutil.CheckFDs(t)
 	h := start(t, cluster.Config{Workers: 2, HeartbeatTimeout: 4 * time.Second}, "http")
 	h.waitReady(2)

@@ -33,6 +33,7 @@ func (h *harness) reloadEnd(within time.Duration) cluster.Event {
 // KillTimeout, naming what it waited for, instead of reporting done for a
 // cluster with no worker.
 func TestHostileReloadDeadline(t *testing.T) {
+	t.Parallel()
 	cfg := cluster.Config{Workers: 1, ReadyTimeout: time.Second, KillTimeout: 500 * time.Millisecond,
 		BackoffMin: time.Minute, BackoffMax: time.Minute, MaxRestarts: -1}
 	h := start(t, cfg, "crash")

@@ -15,6 +15,7 @@ import (
 )
 
 func TestEveryPolicyServesOnEveryWorker(t *testing.T) {
+	t.Parallel()
 	for _, pol := range []cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.ReusePort, cluster.Shared} {
 		t.Run(pol.String(), func(t *testing.T) {
 			h := start(t, cluster.Config{Workers: 3, Policy: pol}, "http")
@@ -34,6 +35,7 @@ func TestEveryPolicyServesOnEveryWorker(t *testing.T) {
 // A worker that stops reading its channel holds connections the primary
 // handed it; when it dies they go to another worker, none is lost.
 func TestDeadWorkersConnectionsAreRerouted(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 2}, "http")
 	h.waitReady(2)
 	victim := h.workers()[0].Pid

@@ -15,6 +15,7 @@ import (
 )
 
 func TestIsNodeProgram(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{
 		"node": true, "/usr/bin/node": true, "nodejs": true, "/opt/node20": true, "node18.1": true,
 		"node-gyp": false, "nodemon": false, "/usr/bin/python3": false, "anode": false, "": false,
@@ -35,6 +36,7 @@ func helperEnviron() {
 
 // A Go worker runs with the GOMAXPROCS Config.WorkerProcs gives it.
 func TestWorkerProcs(t *testing.T) {
+	t.Parallel()
 	got := make(chan int, 4)
 	cfg := cluster.Config{Workers: 1, WorkerProcs: 3, OnMessage: func(_ cluster.WorkerInfo, m *ipc.Message) {
 		var v struct{ Procs int }

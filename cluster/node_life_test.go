@@ -116,9 +116,10 @@ func TestNodeMessages(t *testing.T) {
 // test-cluster-eaddrinuse, test-cluster-shared-handle-bind-error: a port
 // in use reaches the worker as EADDRINUSE.
 func TestNodeAddressInUse(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			l, err := net.Listen("tcp", ":0")
 			if err != nil {
 				t.Fatal(err)
@@ -178,9 +179,10 @@ func TestNodeWorkerKilled(t *testing.T) {
 // exitedAfterDisconnect) and is not replaced; one that drops its channel
 // exits 0 unexpectedly and is.
 func TestNodeWorkerLeaves(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, how := range []string{"disconnect", "kill", "drop"} {
 		t.Run(how, func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, KillTimeout: time.Minute}, nodeLife)
 			h.waitReady(2)
 			ws := h.workers()
@@ -206,9 +208,10 @@ func TestNodeWorkerLeaves(t *testing.T) {
 // test-cluster-worker-disconnect, test-cluster-disconnect: a stop sends
 // every worker disconnect; each closes its servers and exits 0 by itself.
 func TestNodeStop(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol, KillTimeout: time.Minute}, nodeTwoPorts)
 			h.waitReady(2)
 			stopClean(t, h)
@@ -278,6 +281,7 @@ func helperNodePrimary() {
 
 // test-cluster-primary-kill: Node workers do not outlive their primary.
 func TestNodePrimaryKilledTakesWorkers(t *testing.T) {
+	t.Parallel()
 	nodeBin(t)
 	c := proc.Command(os.Args[0])
 	c.Env = testutil.HelperEnv("nodeprimary", "HERD_TEST_JS="+writeApp(t, nodeHTTP))

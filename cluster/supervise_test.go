@@ -39,6 +39,7 @@ func (h *harness) count(t cluster.EventType) int {
 }
 
 func TestKilledWorkerIsReplaced(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 2}, "http")
 	h.waitReady(2)
 	victim := h.workers()[0]
@@ -57,6 +58,7 @@ func TestKilledWorkerIsReplaced(t *testing.T) {
 }
 
 func TestCrashLoopGivesUp(t *testing.T) {
+	t.Parallel()
 	cfg := cluster.Config{Workers: 2, MaxRestarts: 5, RestartWindow: time.Minute, BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}
 	h := start(t, cfg, "crash")
 	var err error
@@ -141,7 +143,8 @@ func (l *load) finish(t *testing.T) {
 }
 
 func TestRollingReloadLosesNothing(t *testing.T) {
-	for _, pol := range []cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.Shared, cluster.ReusePort} {
+	t.Parallel()
+	for _, pol := range testutil.FirstIfShort([]cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.Shared, cluster.ReusePort}) {
 		t.Run(pol.String(), func(t *testing.T) {
 			h := start(t, cluster.Config{Workers: 2, Policy: pol}, "http")
 			h.waitReady(2)
@@ -169,6 +172,7 @@ func TestRollingReloadLosesNothing(t *testing.T) {
 }
 
 func TestGracefulStopFinishesSlowRequest(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1, KillTimeout: 20 * time.Second}, "http")
 	h.waitReady(1)
 	res := make(chan string, 1)
@@ -202,6 +206,7 @@ func TestGracefulStopFinishesSlowRequest(t *testing.T) {
 }
 
 func TestLeaveForksReplacementFirst(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1, MaxRestarts: -1}, "leave")
 	h.waitReady(1)
 	testutil.Eventually(t, "a replacement", func() bool { return h.count(cluster.EventFork) >= 2 })
@@ -210,6 +215,7 @@ func TestLeaveForksReplacementFirst(t *testing.T) {
 }
 
 func TestScale(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1}, "http")
 	h.waitReady(1)
 	if err := h.p.Scale(3); err != nil {
@@ -225,6 +231,7 @@ func TestScale(t *testing.T) {
 }
 
 func TestPrimaryKilledTakesWorkers(t *testing.T) {
+	t.Parallel()
 	c := proc.Command(os.Args[0])
 	c.Env = testutil.HelperEnv("primary")
 	c.Stderr = os.Stderr
@@ -274,6 +281,7 @@ func gone(pid int) bool {
 // A worker that writes garbage on its channel is killed and replaced; the
 // primary and the other worker keep serving.
 func TestGarbageWorkerIsCutOff(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	garbage := 0
 	cfg := cluster.Config{Workers: 2, MaxRestarts: -1}

@@ -11,6 +11,7 @@ import (
 // naming the worker that never became ready, long before the bound of
 // (ready timeout + kill timeout) per worker; herd keeps running.
 func TestHostileReloadCrashLoop(t *testing.T) {
+	t.Parallel()
 	h := startHerd(t, nil, "-n", "2", "--restart-window", "500ms", "--ready-timeout", "5s", "--",
 		"sh", "-c", "sleep 0.2; exit 3")
 	h.waitControl()
@@ -36,6 +37,7 @@ func TestHostileReloadCrashLoop(t *testing.T) {
 // TestHostileReloadClientTimeout: herd reload --timeout gives up waiting
 // (exit status 1, a message saying so) when the reload takes longer.
 func TestHostileReloadClientTimeout(t *testing.T) {
+	t.Parallel()
 	h := startHerd(t, nil, "-n", "1", "--", "sleep", "1000")
 	h.waitWorkers(1)
 	_, errOut, code := h.herdCtl("reload", "--timeout", "100ms") // a worker is ready after 1 s running

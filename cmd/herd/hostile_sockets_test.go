@@ -169,6 +169,7 @@ if (process.env.HERD_WORKER_ID === '1') {
 // and the default limit (64): 3,000 servers on port 0, under ulimit -n
 // 1024.
 func TestHostileNodeSockets(t *testing.T) {
+	testutil.SkipIfShort(t, "3,000 Node servers (TestHostileWorkerSockets is the fast one)")
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed")
 	}

@@ -243,6 +243,7 @@ func checkFloodOrder(t *testing.T, out string) {
 // TestMaxMemory: a worker that allocates past --max-memory is replaced,
 // gracefully.
 func TestMaxMemory(t *testing.T) {
+	testutil.SkipIfShort(t, "a worker allocating past the limit (cluster's TestBloatedWorkerIsReplaced is the fast one)")
 	testutil.CheckFDs(t)
 	h := startHerd(t, []string{testutil.EnvHelper + "=bloat", "HERD_TEST_ADDR=127.0.0.1:0"},
 		"-n", "2", "-l", "127.0.0.1:0", "--max-memory", "128MB", "--", testBinary(t))
@@ -275,6 +276,7 @@ func TestMaxMemory(t *testing.T) {
 // --heartbeat-timeout, sent SIGABRT, and its goroutines' stacks are in
 // the log; it is replaced.
 func TestHungWorker(t *testing.T) {
+	testutil.SkipIfShort(t, "a heartbeat timeout (cluster's TestWedgedWorkerPrintsItsStacks is the fast one)")
 	testutil.CheckFDs(t)
 	logPath := filepath.Join(t.TempDir(), "herd.log")
 	h := startHerd(t, []string{testutil.EnvHelper + "=spin", "HERD_TEST_ADDR=127.0.0.1:0", "GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1"},

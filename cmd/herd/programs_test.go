@@ -77,6 +77,7 @@ func programPids(st *control.Status) map[string][]int {
 // workers say what they see; a reload of one program leaves the others'
 // workers alone; a scale of one changes only it.
 func TestProgramsConfig(t *testing.T) {
+	t.Parallel()
 	needNodePython(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
@@ -148,6 +149,7 @@ programs:
 // TestProgramGivesUp: a program that keeps crashing stops the whole herd
 // with exit status 4, and herd names it.
 func TestProgramGivesUp(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"herd.yaml": `
 programs:
@@ -167,6 +169,7 @@ programs:
 // formation: each program's workers get PORT = 5000 + 100 × its index;
 // with --log-time each output line starts with its time.
 func TestProcfileFormation(t *testing.T) {
+	t.Parallel()
 	needNodePython(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
