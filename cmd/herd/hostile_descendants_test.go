@@ -88,6 +88,7 @@ func mustGo(t *testing.T, what string, pid int, since time.Time) {
 // double fork) dies when the worker is killed and replaced, and when it
 // is replaced by a reload.
 func TestHostileDaemonDiesWithWorker(t *testing.T) {
+	testutil.SkipIfShort(t, "a kill and a reload, each waiting for daemons to die (TestHostileDaemonDiesWithHerd is the fast one)")
 	for _, mode := range reapers {
 		t.Run(mode, func(t *testing.T) {
 			h, dir := descendantsHerd(t, mode)
