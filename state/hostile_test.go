@@ -173,6 +173,7 @@ func rss(t *testing.T) int64 {
 // the deaf connections are evicted, the good worker keeps working, and
 // the primary's memory comes back to within twice its idle size.
 func TestHostileWorkerCannotExhaustStore(t *testing.T) {
+	testutil.SkipIfRace(t, "it bounds the primary's RSS, which the race detector's shadow memory inflates")
 	testutil.CheckGoroutines(t)
 	testutil.CheckFDs(t)
 	const total = 32 << 20

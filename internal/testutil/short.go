@@ -19,3 +19,13 @@ func FirstIfShort[S ~[]E, E any](s S) S {
 	}
 	return s
 }
+
+// SkipIfRace skips a test under the race detector, which makes every
+// process several times slower and bigger: for a test that bounds memory
+// or waits on a deadline herd applies to a slow worker. why says so.
+func SkipIfRace(t testing.TB, why string) {
+	t.Helper()
+	if Race {
+		t.Skipf("%s: not under -race", why)
+	}
+}
