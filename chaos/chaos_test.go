@@ -73,8 +73,8 @@ func TestChaos(t *testing.T) {
 			t.Errorf("herd's RSS is %.1f MiB a minute after the attacks, more than twice its %.1f MiB at the start", rss, rss0)
 		}
 	})
-	if !h.running() {
-		t.Fatalf("herd exited with %d", h.code)
+	if !h.Running() {
+		t.Fatalf("herd exited with %d", h.Code())
 	}
 }
 
@@ -137,10 +137,10 @@ func chaosKill(t *testing.T, h *herdProc, n, idle int) {
 		wins = append(wins, window{from, time.Now()})
 		deathMax = max(deathMax, time.Since(from))
 		killed[victim] = true
-		if !h.running() {
+		if !h.Running() {
 			tick.Stop()
 			l.finish()
-			t.Fatalf("herd exited with %d during the kills", h.code)
+			t.Fatalf("herd exited with %d during the kills", h.Code())
 		}
 	}
 	tick.Stop()
@@ -254,9 +254,7 @@ func chaosFlood(t *testing.T, h *herdProc, n int, mode string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	h.mu.Lock()
-	h.pids[flooder] = true
-	h.mu.Unlock()
+	h.Track(flooder)
 	seen := time.Now()
 	if !waitGone(flooder, liveness) {
 		l.finish()
@@ -288,8 +286,8 @@ func chaosFlood(t *testing.T, h *herdProc, n int, mode string) {
 	if logged := countLines(h.out.String(), "msg=message", "pid="+strconv.Itoa(flooder)); logged > maxLoggedMessages {
 		t.Errorf("herd logged %d messages of the flooding worker, more than %d", logged, maxLoggedMessages)
 	}
-	if !h.running() {
-		t.Fatalf("herd exited with %d", h.code)
+	if !h.Running() {
+		t.Fatalf("herd exited with %d", h.Code())
 	}
 }
 
@@ -373,9 +371,9 @@ func TestChaosCrashAtStart(t *testing.T) {
 	took := time.Since(t0)
 	exits := strings.Count(h.out.String(), "chaos: crashing at start")
 	report(t, "workers that exit at once (2 slots, --max-restarts 3 --restart-window %s): herd gave up after %d worker starts, %s after it started, with exit status %d (README: 4)",
-		window, exits, took.Round(time.Millisecond), h.code)
-	if h.code != 4 {
-		t.Errorf("exit status %d, want 4", h.code)
+		window, exits, took.Round(time.Millisecond), h.Code())
+	if h.Code() != 4 {
+		t.Errorf("exit status %d, want 4", h.Code())
 	}
 	if took >= window {
 		t.Errorf("gave up after %s, not within the %s window", took, window)

@@ -11,151 +11,57 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/herdhq/herd/control"
 	"github.com/herdhq/herd/internal/procstat"
 	"github.com/herdhq/herd/internal/testutil"
+	"github.com/herdhq/herd/internal/testutil/herdtest"
 )
 
 // Generous bounds for a busy machine; the tests measure, they do not race.
 const (
-	liveness  = 60 * time.Second
+	liveness  = testutil.Liveness
 	pollEvery = 50 * time.Millisecond
 )
 
-// herdProc is a running "herd run" whose workers are this test binary.
+// herdProc is a running "herd run" whose workers are this test binary:
+// herdtest.Herd, with its output on one buffer, the workers' address and
+// a directory they share with the test.
 type herdProc struct {
+	*herdtest.Herd
 	t        *testing.T
 	cmd      *exec.Cmd
 	ctl, dir string
 	addr     string // the workers' address (127.0.0.1:PORT)
-	out      *syncBuffer
-	done     chan struct{}
-	code     int
-
-	mu   sync.Mutex
-	pids map[int]bool // every worker pid seen, checked gone at the end
+	out      *testutil.SyncBuffer
+	done     <-chan struct{}
 }
 
 // startHerd runs "herd run --control SOCK ARGS... -- TESTBINARY" with
 // workers running helper, and stops it when the test ends.
 func startHerd(t *testing.T, helper string, env []string, args ...string) *herdProc {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	addr, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &herdProc{t: t, ctl: filepath.Join(dir, "c.sock"), dir: dir, addr: addr, out: &syncBuffer{},
-		done: make(chan struct{}), pids: map[int]bool{}}
-	argv := append([]string{"run", "--control", h.ctl}, args...)
-	h.cmd = exec.Command(herdBin, append(argv, "--", os.Args[0])...)
-	h.cmd.Env = append(testutil.HelperEnv(helper, envAddr+"="+addr, envDir+"="+dir), env...)
-	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		h.cmd.Wait()
-		h.code = h.cmd.ProcessState.ExitCode()
-		close(h.done)
-	}()
-	t.Cleanup(h.cleanup)
-	return h
+	ctl := herdtest.ControlPath(t)
+	dir, addr := filepath.Dir(ctl), testutil.FreeAddr(t)
+	argv := append([]string{"run", "--control", ctl}, args...)
+	env = append([]string{testutil.EnvHelper + "=" + helper, envAddr + "=" + addr, envDir + "=" + dir}, env...)
+	oneOutput := func(c *exec.Cmd) { c.Stderr = c.Stdout }
+	hh := herdtest.Start(t, herdBin, ctl, env, oneOutput, append(argv, "--", os.Args[0])...)
+	return &herdProc{Herd: hh, t: t, cmd: hh.Cmd, ctl: ctl, dir: dir, addr: addr, out: hh.Stdout, done: hh.Done()}
 }
 
-func (h *herdProc) pid() int      { return h.cmd.Process.Pid }
-func (h *herdProc) url() string   { return "http://" + h.addr + "/" }
-func (h *herdProc) running() bool { return !isClosed(h.done) }
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
-// cleanup stops herd if it still runs, then kills whatever it left.
-func (h *herdProc) cleanup() {
-	if h.running() {
-		h.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-h.done:
-		case <-time.After(liveness):
-			h.t.Errorf("herd did not stop on SIGTERM; killing it")
-			h.cmd.Process.Kill()
-			<-h.done
-		}
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for pid := range h.pids {
-		if !waitGone(pid, 20*time.Second) {
-			h.t.Errorf("worker %d outlived herd", pid)
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	if h.t.Failed() {
-		out := h.out.String()
-		if len(out) > 20000 {
-			out = "...\n" + out[len(out)-20000:]
-		}
-		h.t.Logf("herd output:\n%s", out)
-	}
-}
+func (h *herdProc) pid() int    { return h.cmd.Process.Pid }
+func (h *herdProc) url() string { return "http://" + h.addr + "/" }
 
 // status asks herd for its status over the control socket.
-func (h *herdProc) status() (*control.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := control.Call(ctx, h.ctl, control.Request{Cmd: control.CmdStatus})
-	if err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	for _, w := range resp.Status.Workers {
-		h.pids[w.Pid] = true
-	}
-	h.mu.Unlock()
-	return resp.Status, nil
-}
+func (h *herdProc) status() (*control.Status, error) { return h.Status() }
 
 // waitWorkers waits until herd has n workers, all ready.
 func (h *herdProc) waitWorkers(n int) *control.Status {
 	h.t.Helper()
-	deadline := time.Now().Add(liveness)
-	for {
-		st, err := h.status()
-		if err == nil && len(st.Workers) == n && allReady(st) {
-			return st
-		}
-		if !h.running() {
-			h.t.Fatalf("herd exited with %d while waiting for %d workers", h.code, n)
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("want %d ready workers; status %+v, %v", n, st, err)
-		}
-		time.Sleep(pollEvery)
-	}
-}
-
-func allReady(st *control.Status) bool {
-	for _, w := range st.Workers {
-		if w.State != "ready" {
-			return false
-		}
-	}
-	return true
+	return h.WaitWorkers(n)
 }
 
 // herdCtl runs "herd ARGS... --control SOCK", bounded in time.
@@ -170,11 +76,7 @@ func (h *herdProc) herdCtl(args ...string) (string, error) {
 // the pid).
 func (h *herdProc) workers() []int {
 	ws := children(h.pid())
-	h.mu.Lock()
-	for _, w := range ws {
-		h.pids[w] = true
-	}
-	h.mu.Unlock()
+	h.Track(ws...)
 	return ws
 }
 
@@ -210,14 +112,7 @@ func children(pid int) []int {
 }
 
 // waitGone polls until pid has exited, for at most d.
-func waitGone(pid int, d time.Duration) bool {
-	for end := time.Now().Add(d); procstat.Alive(pid); time.Sleep(time.Millisecond) {
-		if time.Now().After(end) {
-			return false
-		}
-	}
-	return true
-}
+func waitGone(pid int, d time.Duration) bool { return herdtest.WaitGone(pid, d) }
 
 // socketCount counts pid's sockets.
 func socketCount(pid int) int {
@@ -230,9 +125,6 @@ func socketCount(pid int) int {
 	}
 	return n
 }
-
-// syncBuffer collects a child's output.
-type syncBuffer = testutil.SyncBuffer
 
 // isWatchdog reports whether pid is herd's watchdog process, a child of
 // herd that is not a worker: /bin/sh -c SCRIPT herd-watchdog, or herd

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -168,13 +167,4 @@ func get(cl *http.Client, url string) (int, error) {
 		return 0, errors.New(resp.Status)
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

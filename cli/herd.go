@@ -17,6 +17,7 @@ import (
 	"github.com/herdhq/herd/cluster"
 	"github.com/herdhq/herd/control"
 	"github.com/herdhq/herd/internal/sdnotify"
+	"github.com/herdhq/herd/internal/syncio"
 )
 
 // herd is one herd run: its programs (each a cluster of its own), and
@@ -61,7 +62,7 @@ func runHerd(ctx context.Context, o runOptions, specs []programSpec, stdout, std
 	if err != nil {
 		return err
 	}
-	h, err := newHerd(o, specs, hr, &syncWriter{w: stdout}, &syncWriter{w: stderr})
+	h, err := newHerd(o, specs, hr, syncio.NewWriter(stdout), syncio.NewWriter(stderr))
 	if hr != nil {
 		hr.close() // what no program took
 	}

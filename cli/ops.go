@@ -8,6 +8,7 @@ import (
 
 	"github.com/herdhq/herd/cluster"
 	"github.com/herdhq/herd/internal/logfile"
+	"github.com/herdhq/herd/internal/syncio"
 	"github.com/herdhq/herd/metrics"
 	"github.com/spf13/pflag"
 )
@@ -101,7 +102,7 @@ func (h *herd) openLog(stdout, stderr io.Writer) (io.Writer, io.Writer, error) {
 	}
 	w.Errors = stderr // failed writes are reported where herd would log without --log-file
 	h.logw, h.logPath = w, path
-	sw := &syncWriter{w: w}
+	sw := syncio.NewWriter(w)
 	return sw, sw, nil
 }
 

@@ -29,7 +29,7 @@ type output struct {
 	json           bool
 	program        string    // "web": lines are [web.ID:PID] (text) or say "program" (JSON)
 	timed          bool      // text lines start with their time (--log-time)
-	stdout, stderr io.Writer // syncWriters shared with herd's log
+	stdout, stderr io.Writer // syncio.Writers shared with herd's log
 
 	mu      sync.Mutex
 	pending map[int]*pipes
@@ -165,7 +165,7 @@ func (o *output) writeLine(w io.Writer, id, pid int, stream string, line []byte)
 		b = append(b, line...)
 	}
 	b = append(b, '\n')
-	w.Write(b) // a syncWriter: one line at a time
+	w.Write(b) // a syncio.Writer: one line at a time
 }
 
 // close closes the pipes of workers that never started, and waits (at

@@ -195,6 +195,7 @@ func tryGet(url string) (string, error) {
 }
 
 func TestRoundRobinSpreads(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 4}, "http")
 	h.waitReady(4)
 	counts := map[string]int{}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/internal/testutil"
 )
 
 // helperHoard: worker 1 takes round-robin connections and never accepts
@@ -29,6 +30,7 @@ func helperHoard() {
 // back to the primary, and exits only once the primary has them all: they
 // are answered by the replacement, none is reset.
 func TestDrainingWorkerGivesBackItsQueue(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1}, "hoard")
 	h.waitReady(1)
 	const n = 12
@@ -48,7 +50,7 @@ func TestDrainingWorkerGivesBackItsQueue(t *testing.T) {
 			answers <- fmt.Sprint("worker ", id)
 		})
 	}
-	eventually(t, "the hoarding worker to hold every connection", func() bool {
+	testutil.Eventually(t, "the hoarding worker to hold every connection", func() bool {
 		w := h.workers()
 		return len(w) == 1 && w[0].Handed == n
 	})

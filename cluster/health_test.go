@@ -53,7 +53,7 @@ func spin() {
 func (h *harness) eventWith(t cluster.EventType, id int, detail string) cluster.Event {
 	h.t.Helper()
 	var found cluster.Event
-	eventually(h.t, fmt.Sprintf("%s event for worker %d", t, id), func() bool {
+	testutil.Eventually(h.t, fmt.Sprintf("%s event for worker %d", t, id), func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		for _, e := range h.events {
@@ -79,6 +79,7 @@ func (h *harness) stats() cluster.Stats {
 // TestStoppedWorkerIsRoutedAroundAndReplaced stops a worker (SIGSTOP): it
 // sends no more heartbeats, is taken out of routing, then replaced.
 func TestStoppedWorkerIsRoutedAroundAndReplaced(t *testing.T) {
+	testutil.SkipIfShort(t, "a 4 s heartbeat timeout (TestWedgedWorkerPrintsItsStacks is the fast one)")
 	testutil.CheckFDs(t)
 	h := start(t, cluster.Config{Workers: 2, HeartbeatTimeout: 4 * time.Second}, "http")
 	h.waitReady(2)
@@ -100,7 +101,7 @@ func TestStoppedWorkerIsRoutedAroundAndReplaced(t *testing.T) {
 	if !exit.Expected || exit.Signal != syscall.SIGKILL {
 		t.Errorf("the stopped worker's exit: %+v, want an expected SIGKILL (SIGABRT waits while it is stopped)", exit)
 	}
-	eventually(t, "two ready workers", func() bool {
+	testutil.Eventually(t, "two ready workers", func() bool {
 		ws := h.workers()
 		return len(ws) == 2 && ws[0].State == cluster.StateReady && ws[1].State == cluster.StateReady
 	})
@@ -164,7 +165,7 @@ func TestBloatedWorkerIsReplaced(t *testing.T) {
 	if !exit.Expected || exit.Code != 0 {
 		t.Errorf("the bloated worker's exit: %+v, want a graceful one", exit)
 	}
-	eventually(t, "two ready workers", func() bool {
+	testutil.Eventually(t, "two ready workers", func() bool {
 		ws := h.workers()
 		return len(ws) == 2 && ws[0].State == cluster.StateReady && ws[1].State == cluster.StateReady
 	})
@@ -187,7 +188,7 @@ func TestStatsCount(t *testing.T) {
 		get(t, h.url())
 	}
 	var st cluster.Stats
-	eventually(t, "10 connections counted", func() bool { // a hand-off counts once its handle is sent: the answer may come first
+	testutil.Eventually(t, "10 connections counted", func() bool { // a hand-off counts once its handle is sent: the answer may come first
 		st = h.stats()
 		return st.Totals.Handed == 10
 	})

@@ -10,6 +10,7 @@ import (
 // the first non-null data of at most maxNodeData bytes; larger data is
 // echoed to its sender and not kept.
 func TestHostileNodeDataBounded(t *testing.T) {
+	t.Parallel()
 	s := &socket{}
 	big := json.RawMessage(`"` + strings.Repeat("a", 60<<10) + `"`)
 	if got := s.shareNodeData(big); string(got) != string(big) || s.nodeData != nil {

@@ -10,6 +10,7 @@ import (
 // The test process is no worker: HandleInternal refuses. (Package
 // state's tests use it inside real clusters.)
 func TestHandleInternalOutsideAWorker(t *testing.T) {
+	t.Parallel()
 	if err := cluster.HandleInternal("NODE_HERD_X", func(*ipc.Message) {}); err == nil {
 		t.Fatal("HandleInternal succeeded outside a worker")
 	}

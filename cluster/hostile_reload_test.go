@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/internal/testutil"
 )
 
 // reloadEnd waits for the reload event that ends a reload and returns it.
@@ -32,10 +33,11 @@ func (h *harness) reloadEnd(within time.Duration) cluster.Event {
 // KillTimeout, naming what it waited for, instead of reporting done for a
 // cluster with no worker.
 func TestHostileReloadDeadline(t *testing.T) {
+	t.Parallel()
 	cfg := cluster.Config{Workers: 1, ReadyTimeout: time.Second, KillTimeout: 500 * time.Millisecond,
 		BackoffMin: time.Minute, BackoffMax: time.Minute, MaxRestarts: -1}
 	h := start(t, cfg, "crash")
-	eventually(t, "the slot to wait out its backoff", func() bool { return h.count(cluster.EventRestart) == 2 })
+	testutil.Eventually(t, "the slot to wait out its backoff", func() bool { return h.count(cluster.EventRestart) == 2 })
 	began := time.Now()
 	if err := h.p.Reload(); err != nil {
 		t.Fatal(err)

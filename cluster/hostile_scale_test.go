@@ -13,6 +13,7 @@ import (
 // and changes nothing; Run refuses Workers over it; a scale to the max
 // is forked in batches while the primary answers.
 func TestHostileScaleOverMax(t *testing.T) {
+	t.Parallel()
 	if err := cluster.Run(context.Background(), cluster.Config{Workers: 3, MaxWorkers: 2, NoSignals: true}); !errors.Is(err, cluster.ErrTooManyWorkers) {
 		t.Fatalf("Run with Workers over MaxWorkers: %v", err)
 	}
@@ -38,6 +39,7 @@ func TestHostileScaleOverMax(t *testing.T) {
 // closed when it crashes (its slot holds it until the next worker is
 // ready), so the port stays the same over the restart.
 func TestCrashedWorkerKeepsPort(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1}, "http")
 	h.waitReady(1)
 	before := h.url()

@@ -15,6 +15,7 @@ import (
 )
 
 func TestEveryPolicyServesOnEveryWorker(t *testing.T) {
+	t.Parallel()
 	for _, pol := range []cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.ReusePort, cluster.Shared} {
 		t.Run(pol.String(), func(t *testing.T) {
 			h := start(t, cluster.Config{Workers: 3, Policy: pol}, "http")
@@ -34,11 +35,12 @@ func TestEveryPolicyServesOnEveryWorker(t *testing.T) {
 // A worker that stops reading its channel holds connections the primary
 // handed it; when it dies they go to another worker, none is lost.
 func TestDeadWorkersConnectionsAreRerouted(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 2}, "http")
 	h.waitReady(2)
 	victim := h.workers()[0].Pid
 	syscall.Kill(victim, syscall.SIGSTOP)
-	eventually(t, "the worker to stop", func() bool { return allStopped(victim) })
+	testutil.Eventually(t, "the worker to stop", func() bool { return allStopped(victim) })
 	var wg sync.WaitGroup
 	bodies := make(chan string, 10)
 	for i := 0; i < 10; i++ {

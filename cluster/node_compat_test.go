@@ -42,7 +42,7 @@ func unixClient(path string) *http.Client {
 // absolute form is longer than a socket address holds. The worker sends
 // the absolute path; the primary binds the shorter relative one.
 func TestNodeUnixRelativePath(t *testing.T) {
-	for _, pol := range allPolicies {
+	for _, pol := range testutil.FirstIfShort(allPolicies) { // t.Chdir: not in parallel
 		t.Run(pol.String(), func(t *testing.T) {
 			testutil.CheckFDs(t)
 			dir := t.TempDir()
@@ -150,7 +150,7 @@ func foreignReusePort(t *testing.T) string {
 func (h *harness) listenErrorFor(port, errno string) cluster.Event {
 	h.t.Helper()
 	var found cluster.Event
-	eventually(h.t, "a listen error event", func() bool {
+	testutil.Eventually(h.t, "a listen error event", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		for _, e := range h.events {
@@ -203,9 +203,10 @@ func TestNodeReusePortForeignGroup(t *testing.T) {
 // after MaxRestarts, naming the address, instead of waiting for
 // ReadyTimeout again and again.
 func TestNodeListenInUseGivesUp(t *testing.T) {
+	testutil.CheckFDs(t) // once for the policies, which run in parallel
 	for _, pol := range allPolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)

@@ -4,7 +4,6 @@ package cluster_test
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 )
 
 func TestIsNodeProgram(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{
 		"node": true, "/usr/bin/node": true, "nodejs": true, "/opt/node20": true, "node18.1": true,
 		"node-gyp": false, "nodemon": false, "/usr/bin/python3": false, "anode": false, "": false,
@@ -36,6 +36,7 @@ func helperEnviron() {
 
 // A Go worker runs with the GOMAXPROCS Config.WorkerProcs gives it.
 func TestWorkerProcs(t *testing.T) {
+	t.Parallel()
 	got := make(chan int, 4)
 	cfg := cluster.Config{Workers: 1, WorkerProcs: 3, OnMessage: func(_ cluster.WorkerInfo, m *ipc.Message) {
 		var v struct{ Procs int }
@@ -73,7 +74,7 @@ func TestNodeTakesPreboundPort(t *testing.T) {
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
 			testutil.CheckFDs(t)
-			port := freePort(t)
+			port := strconv.Itoa(testutil.FreePort(t))
 			cfg := cluster.Config{Workers: 2, Policy: pol, Listen: []cluster.Addr{{Network: "tcp", Address: "127.0.0.1:" + port}}}
 			h := startNode(t, cfg, nodeHTTP, "PORT="+port)
 			h.waitReady(2)
@@ -82,15 +83,4 @@ func TestNodeTakesPreboundPort(t *testing.T) {
 			stopClean(t, h)
 		})
 	}
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

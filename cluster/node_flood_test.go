@@ -30,6 +30,6 @@ func TestNodeMessageFlood(t *testing.T) {
 	}
 	h := startNode(t, cluster.Config{Workers: 1, OnMessage: onMessage}, nodeFlood)
 	h.waitReady(1)
-	eventually(t, "30,000 messages", func() bool { return got.Load() == 30000 })
+	testutil.Eventually(t, "30,000 messages", func() bool { return got.Load() == 30000 })
 	stopClean(t, h)
 }

@@ -79,7 +79,7 @@ func (h *harness) exitOf(pid int) (cluster.Event, bool) {
 func (h *harness) waitExit(pid int) cluster.Event {
 	h.t.Helper()
 	var e cluster.Event
-	eventually(h.t, "exit of "+strconv.Itoa(pid), func() bool {
+	testutil.Eventually(h.t, "exit of "+strconv.Itoa(pid), func() bool {
 		var ok bool
 		e, ok = h.exitOf(pid)
 		return ok
@@ -95,7 +95,7 @@ func TestNodeMessages(t *testing.T) {
 	var in inbox
 	h := startNode(t, cluster.Config{Workers: 1, OnMessage: in.onMessage}, nodeLife)
 	h.waitReady(1)
-	eventually(t, "the port message", func() bool { return in.find("port") != nil })
+	testutil.Eventually(t, "the port message", func() bool { return in.find("port") != nil })
 	if got, want := strconv.Itoa(int(in.find("port")["port"].(float64))), h.ports()[0]; got != want {
 		t.Fatalf("worker listens on port %s, primary on %s", got, want)
 	}
@@ -106,7 +106,7 @@ func TestNodeMessages(t *testing.T) {
 	if err := h.p.Send(w.ID, map[string]any{"echo": "héllo"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the echo", func() bool { return in.find("echo") != nil })
+	testutil.Eventually(t, "the echo", func() bool { return in.find("echo") != nil })
 	if e := in.find("echo"); e["echo"] != "héllo" || int(e["pid"].(float64)) != w.Pid {
 		t.Fatalf("echo: %v", e)
 	}
@@ -116,9 +116,10 @@ func TestNodeMessages(t *testing.T) {
 // test-cluster-eaddrinuse, test-cluster-shared-handle-bind-error: a port
 // in use reaches the worker as EADDRINUSE.
 func TestNodeAddressInUse(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			l, err := net.Listen("tcp", ":0")
 			if err != nil {
 				t.Fatal(err)
@@ -127,7 +128,7 @@ func TestNodeAddressInUse(t *testing.T) {
 			port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 			var in inbox
 			h := startNode(t, cluster.Config{Workers: 1, Policy: pol, OnMessage: in.onMessage}, nodeLife, "PORT="+port)
-			eventually(t, "the error message", func() bool { return in.find("err") != nil })
+			testutil.Eventually(t, "the error message", func() bool { return in.find("err") != nil })
 			if e := in.find("err"); e["err"] != "EADDRINUSE" {
 				t.Fatalf("worker got %v", e)
 			}
@@ -178,9 +179,10 @@ func TestNodeWorkerKilled(t *testing.T) {
 // exitedAfterDisconnect) and is not replaced; one that drops its channel
 // exits 0 unexpectedly and is.
 func TestNodeWorkerLeaves(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, how := range []string{"disconnect", "kill", "drop"} {
 		t.Run(how, func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, KillTimeout: time.Minute}, nodeLife)
 			h.waitReady(2)
 			ws := h.workers()
@@ -206,9 +208,10 @@ func TestNodeWorkerLeaves(t *testing.T) {
 // test-cluster-worker-disconnect, test-cluster-disconnect: a stop sends
 // every worker disconnect; each closes its servers and exits 0 by itself.
 func TestNodeStop(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol, KillTimeout: time.Minute}, nodeTwoPorts)
 			h.waitReady(2)
 			stopClean(t, h)
@@ -236,7 +239,7 @@ func TestNodeDeclinedGoesElsewhere(t *testing.T) {
 	}
 	// Once handed over, it reaches its worker before any later connection
 	// handed to that worker (one channel, in order).
-	eventually(t, "the held connection to be handed over", func() bool { return h.stats().Totals.Handed > handed })
+	testutil.Eventually(t, "the held connection to be handed over", func() bool { return h.stats().Totals.Handed > handed })
 	seen := map[string]int{}
 	for i := 0; i < 20; i++ {
 		seen[get(t, url)]++
@@ -278,6 +281,7 @@ func helperNodePrimary() {
 
 // test-cluster-primary-kill: Node workers do not outlive their primary.
 func TestNodePrimaryKilledTakesWorkers(t *testing.T) {
+	t.Parallel()
 	nodeBin(t)
 	c := proc.Command(os.Args[0])
 	c.Env = testutil.HelperEnv("nodeprimary", "HERD_TEST_JS="+writeApp(t, nodeHTTP))
@@ -295,7 +299,7 @@ func TestNodePrimaryKilledTakesWorkers(t *testing.T) {
 	pids := readyPids(t, out.Name(), 2)
 	c.Kill()
 	for _, pid := range pids {
-		eventually(t, "node worker "+strconv.Itoa(pid)+" to die", func() bool { return gone(pid) })
+		testutil.Eventually(t, "node worker "+strconv.Itoa(pid)+" to die", func() bool { return gone(pid) })
 	}
 }
 
@@ -312,7 +316,7 @@ func TestNodeServerCloseStopsRouting(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	ws := h.workers()
 	h.p.Send(ws[0].ID, map[string]any{"do": "close"})
-	eventually(t, "the server to close", func() bool { return in.find("closed") != nil })
+	testutil.Eventually(t, "the server to close", func() bool { return in.find("closed") != nil })
 	// Node's close message came before "closed" and is queued for the
 	// loop (user messages are not): a call on the loop returns once the
 	// loop has taken the worker out of routing.

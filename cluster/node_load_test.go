@@ -16,7 +16,8 @@ import (
 // A worker killed under round-robin load leaves no connection open in the
 // primary: Node's own primary keeps one forever (baselines.md item 5).
 func TestNodeKilledUnderLoadLeavesNoSocket(t *testing.T) {
-	for _, pol := range []cluster.Policy{cluster.RoundRobin, cluster.LeastConn} {
+	testutil.SkipIfShort(t, "three kills under load (TestNodeWorkerKilled is the fast one)")
+	for _, pol := range testutil.FirstIfShort([]cluster.Policy{cluster.RoundRobin, cluster.LeastConn}) {
 		t.Run(pol.String(), func(t *testing.T) {
 			testutil.CheckFDs(t)
 			// Only this primary's connections count: one an earlier test
@@ -88,7 +89,7 @@ func openTCPConns() map[string]string {
 // that follow with "Connection: close" (herd's preload), and exits once
 // its servers have closed.
 func TestNodeRollingReloadLosesNothing(t *testing.T) {
-	for _, pol := range []cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.Shared, cluster.ReusePort} {
+	for _, pol := range testutil.FirstIfShort([]cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.Shared, cluster.ReusePort}) {
 		t.Run(pol.String(), func(t *testing.T) {
 			testutil.CheckFDs(t)
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol, KillTimeout: time.Minute}, nodeHTTP)
@@ -100,8 +101,8 @@ func TestNodeRollingReloadLosesNothing(t *testing.T) {
 			if err := h.p.Reload(); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "reload to finish", func() bool { return h.count(cluster.EventReload) == 2 })
-			eventually(t, "old workers to exit", func() bool { return h.count(cluster.EventExit) == 2 })
+			testutil.Eventually(t, "reload to finish", func() bool { return h.count(cluster.EventReload) == 2 })
+			testutil.Eventually(t, "old workers to exit", func() bool { return h.count(cluster.EventExit) == 2 })
 			time.Sleep(300 * time.Millisecond)
 			l.finish(t)
 			ka.finish(t)

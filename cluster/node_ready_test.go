@@ -66,12 +66,14 @@ func oldGoneAfterNewListens(t *testing.T, h *harness, n int) {
 // is ready when the server listens, however long that takes, and a
 // reload stops no old worker before its successor listens.
 func TestNodeReadyWhenListening(t *testing.T) {
+	testutil.SkipIfShort(t, "an app that listens after 2.5 s, with a reload (TestNodeReadyWithoutServer is the fast one)")
 	const app = `const srv = require('http').createServer((req, res) => res.end(String(process.pid)));
 setTimeout(() => srv.listen(0), 2500);
 `
+	testutil.CheckFDs(t) // once for the policies, which run in parallel
 	for _, pol := range allPolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, app)
 			h.waitReady(2)
 			get(t, "http://"+h.local()+"/")
@@ -92,11 +94,12 @@ setTimeout(() => srv.listen(0), 2500);
 // A Node worker that never asks for a server keeps the one-second rule:
 // it is ready once its start has settled, with the preload or without.
 func TestNodeReadyWithoutServer(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	const app = `process.on('message', () => {}); // alive until the primary disconnects it
 `
 	for name, grace := range map[string]time.Duration{"preload": 0, "no preload": -1} {
 		t.Run(name, func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, IdleGrace: grace, ReadyTimeout: 10 * time.Minute}, app)
 			h.waitReady(2)
 			stopClean(t, h)
@@ -117,7 +120,7 @@ if (cluster.isPrimary) {
 `
 	h := startNode(t, cluster.Config{Workers: 2}, app)
 	h.waitReady(2)
-	eventually(t, "a notice", func() bool { return h.count(cluster.EventNotice) > 0 })
+	testutil.Eventually(t, "a notice", func() bool { return h.count(cluster.EventNotice) > 0 })
 	stopClean(t, h)
 	if n := h.count(cluster.EventNotice); n != 1 {
 		t.Fatalf("%d notices, want 1", n)

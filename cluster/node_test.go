@@ -171,9 +171,10 @@ func spread(t *testing.T, h *harness, ask func() string) map[string]int {
 var nodePolicies = []cluster.Policy{cluster.RoundRobin, cluster.Shared}
 
 func TestNodeHTTP(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range []cluster.Policy{cluster.RoundRobin, cluster.Shared, cluster.ReusePort, cluster.LeastConn} {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, nodeHTTP)
 			h.waitReady(2)
 			url := "http://" + h.local() + "/"
@@ -274,9 +275,10 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 }
 
 func TestNodeNetEcho(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, nodeEcho)
 			h.waitReady(2)
 			addr := h.local()
@@ -309,9 +311,10 @@ func echo(t *testing.T, addr string) string {
 }
 
 func TestNodeUDP(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, nodeUDP)
 			h.waitReady(2)
 			t.Logf("spread %v", udpSpread(t, h, h.local()))
@@ -357,12 +360,13 @@ func udpSpread(t *testing.T, h *harness, addr string) map[string]int {
 }
 
 func TestNodeTwoPorts(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, nodeTwoPorts)
 			h.waitReady(2)
-			eventually(t, "two ports", func() bool { return len(h.ports()) == 2 })
+			testutil.Eventually(t, "two ports", func() bool { return len(h.ports()) == 2 })
 			names := map[string]bool{}
 			for _, port := range h.ports() {
 				url := "http://127.0.0.1:" + port + "/"
@@ -383,9 +387,10 @@ func TestNodeTwoPorts(t *testing.T) {
 
 // test-cluster-http-pipe: an http server on a Unix socket path.
 func TestNodeUnixSocket(t *testing.T) {
+	testutil.CheckFDs(t) // once for the subtests, which run in parallel
 	for _, pol := range nodePolicies {
 		t.Run(pol.String(), func(t *testing.T) {
-			testutil.CheckFDs(t)
+			t.Parallel()
 			sock := filepath.Join(t.TempDir(), "app.sock")
 			h := startNode(t, cluster.Config{Workers: 2, Policy: pol}, nodeHTTP, "PORT="+sock)
 			h.waitReady(2)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseNodeAnswer(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in           string
 		ack          int64
@@ -28,6 +29,7 @@ func TestParseNodeAnswer(t *testing.T) {
 // The handle keys and addresses of the queryServer variants Node sends
 // (node-protocol.md §6.4).
 func TestNodeQueryKeys(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, key, network, address string }{
 		{`{"act":"queryServer","index":0,"data":null,"address":null,"port":3111,"addressType":4,"backlog":0,"seq":1}`,
 			"null:3111:4:undefined:0", "tcp", ":3111"},

@@ -8,6 +8,7 @@ import (
 )
 
 func TestProcsEnv(t *testing.T) {
+	t.Parallel()
 	cpus := runtime.NumCPU()
 	share := func(workers int) string { return "GOMAXPROCS=" + strconv.Itoa(max(1, cpus/workers)) }
 	cases := []struct {

@@ -38,19 +38,8 @@ func (h *harness) count(t cluster.EventType) int {
 	return n
 }
 
-// eventually polls cond for up to 30 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestKilledWorkerIsReplaced(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 2}, "http")
 	h.waitReady(2)
 	victim := h.workers()[0]
@@ -69,6 +58,7 @@ func TestKilledWorkerIsReplaced(t *testing.T) {
 }
 
 func TestCrashLoopGivesUp(t *testing.T) {
+	t.Parallel()
 	cfg := cluster.Config{Workers: 2, MaxRestarts: 5, RestartWindow: time.Minute, BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}
 	h := start(t, cfg, "crash")
 	var err error
@@ -153,7 +143,8 @@ func (l *load) finish(t *testing.T) {
 }
 
 func TestRollingReloadLosesNothing(t *testing.T) {
-	for _, pol := range []cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.Shared, cluster.ReusePort} {
+	t.Parallel()
+	for _, pol := range testutil.FirstIfShort([]cluster.Policy{cluster.RoundRobin, cluster.LeastConn, cluster.Shared, cluster.ReusePort}) {
 		t.Run(pol.String(), func(t *testing.T) {
 			h := start(t, cluster.Config{Workers: 2, Policy: pol}, "http")
 			h.waitReady(2)
@@ -164,8 +155,8 @@ func TestRollingReloadLosesNothing(t *testing.T) {
 			if err := h.p.Reload(); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "reload to finish", func() bool { return h.count(cluster.EventReload) == 2 })
-			eventually(t, "old workers to exit", func() bool { return h.count(cluster.EventExit) == 2 })
+			testutil.Eventually(t, "reload to finish", func() bool { return h.count(cluster.EventReload) == 2 })
+			testutil.Eventually(t, "old workers to exit", func() bool { return h.count(cluster.EventExit) == 2 })
 			time.Sleep(200 * time.Millisecond)
 			l.finish(t)
 			ka.finish(t)
@@ -181,6 +172,7 @@ func TestRollingReloadLosesNothing(t *testing.T) {
 }
 
 func TestGracefulStopFinishesSlowRequest(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1, KillTimeout: 20 * time.Second}, "http")
 	h.waitReady(1)
 	res := make(chan string, 1)
@@ -195,7 +187,7 @@ func TestGracefulStopFinishesSlowRequest(t *testing.T) {
 	// (a fixed sleep is not enough on a busy machine), then accepted,
 	// which follows at once (the 300ms are a margin for that step, which
 	// cannot be observed from here, well within the 1s the request takes).
-	eventually(t, "the request to be handed over", func() bool {
+	testutil.Eventually(t, "the request to be handed over", func() bool {
 		st, err := h.p.Stats()
 		return err == nil && st.Totals.Handed == 1
 	})
@@ -214,29 +206,32 @@ func TestGracefulStopFinishesSlowRequest(t *testing.T) {
 }
 
 func TestLeaveForksReplacementFirst(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1, MaxRestarts: -1}, "leave")
 	h.waitReady(1)
-	eventually(t, "a replacement", func() bool { return h.count(cluster.EventFork) >= 2 })
-	eventually(t, "the leaver to exit", func() bool { return h.count(cluster.EventExit) >= 1 })
+	testutil.Eventually(t, "a replacement", func() bool { return h.count(cluster.EventFork) >= 2 })
+	testutil.Eventually(t, "the leaver to exit", func() bool { return h.count(cluster.EventExit) >= 1 })
 	get(t, h.url())
 }
 
 func TestScale(t *testing.T) {
+	t.Parallel()
 	h := start(t, cluster.Config{Workers: 1}, "http")
 	h.waitReady(1)
 	if err := h.p.Scale(3); err != nil {
 		t.Fatal(err)
 	}
 	h.waitReady(2)
-	eventually(t, "3 workers", func() bool { return len(h.workers()) == 3 })
+	testutil.Eventually(t, "3 workers", func() bool { return len(h.workers()) == 3 })
 	if err := h.p.Scale(1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "1 worker", func() bool { return len(h.workers()) == 1 })
+	testutil.Eventually(t, "1 worker", func() bool { return len(h.workers()) == 1 })
 	get(t, h.url())
 }
 
 func TestPrimaryKilledTakesWorkers(t *testing.T) {
+	t.Parallel()
 	c := proc.Command(os.Args[0])
 	c.Env = testutil.HelperEnv("primary")
 	c.Stderr = os.Stderr
@@ -252,14 +247,14 @@ func TestPrimaryKilledTakesWorkers(t *testing.T) {
 	pids := readyPids(t, out.Name(), 2)
 	c.Kill()
 	for _, pid := range pids {
-		eventually(t, "worker "+strconv.Itoa(pid)+" to die", func() bool { return gone(pid) })
+		testutil.Eventually(t, "worker "+strconv.Itoa(pid)+" to die", func() bool { return gone(pid) })
 	}
 }
 
 func readyPids(t *testing.T, path string, n int) []int {
 	t.Helper()
 	var pids []int
-	eventually(t, "ready workers", func() bool {
+	testutil.Eventually(t, "ready workers", func() bool {
 		f, err := os.Open(path)
 		if err != nil {
 			return false
@@ -286,6 +281,7 @@ func gone(pid int) bool {
 // A worker that writes garbage on its channel is killed and replaced; the
 // primary and the other worker keep serving.
 func TestGarbageWorkerIsCutOff(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	garbage := 0
 	cfg := cluster.Config{Workers: 2, MaxRestarts: -1}
@@ -299,9 +295,9 @@ func TestGarbageWorkerIsCutOff(t *testing.T) {
 		return workerCommand("http")(id)
 	}
 	h := startWith(t, cfg)
-	eventually(t, "3 garbage workers cut off", func() bool { return h.count(cluster.EventRestart) >= 3 })
+	testutil.Eventually(t, "3 garbage workers cut off", func() bool { return h.count(cluster.EventRestart) >= 3 })
 	h.waitReady(2)
-	eventually(t, "2 ready workers", func() bool { return len(h.workers()) == 2 })
+	testutil.Eventually(t, "2 ready workers", func() bool { return len(h.workers()) == 2 })
 	for i := 0; i < 10; i++ {
 		get(t, h.url())
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/herdhq/herd/internal/testutil"
 	"github.com/redis/go-redis/v9"
@@ -65,16 +64,4 @@ func (e *env) subscriptions(t *testing.T, a *agents, channels ...string) int {
 		n += int(v)
 	}
 	return n
-}
-
-// eventually polls cond for up to a minute.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/herdhq/herd/internal/testutil"
 )
 
 // The conformance suite: each test runs against every backend, with
@@ -124,7 +126,7 @@ func TestTTLExpires(t *testing.T) {
 			t.Fatalf("ttl:a before its expiry: %+v", r)
 		}
 		for _, k := range []string{"ttl:a", "ttl:incr", "ttl:cas"} {
-			eventually(t, k+" to expire", func() bool { return a.call(w2, command{Op: "get", Key: k}).NotFound })
+			testutil.Eventually(t, k+" to expire", func() bool { return a.call(w2, command{Op: "get", Key: k}).NotFound })
 		}
 		time.Sleep(later + 200*time.Millisecond)
 		if got := a.call(w2, command{Op: "keys", Key: "ttl:"}).Keys; strings.Join(got, " ") != "ttl:keep ttl:reset" {
@@ -213,7 +215,7 @@ func TestKilledWorkerLosesNothingAcknowledged(t *testing.T) {
 		}
 		file := filepath.Join(t.TempDir(), "acked")
 		a.send(victim, command{Op: "scribble", Key: "scribble", File: file})
-		eventually(t, "300 acknowledged writes", func() bool { return len(ackedLines(t, file)) >= 300 })
+		testutil.Eventually(t, "300 acknowledged writes", func() bool { return len(ackedLines(t, file)) >= 300 })
 		pid := pidOf(t, a, victim)
 		syscall.Kill(pid, syscall.SIGKILL)
 		a.waitReady() // its replacement
@@ -233,7 +235,7 @@ func TestKilledWorkerLosesNothingAcknowledged(t *testing.T) {
 		if count < last[1] || count > last[1]+1 {
 			t.Fatalf("scribble:count = %d; the last acknowledged increment made it %d", count, last[1])
 		}
-		eventually(t, "the dead worker's subscriptions to go", func() bool { return e.subscriptions(t, a, channels...) == 0 })
+		testutil.Eventually(t, "the dead worker's subscriptions to go", func() bool { return e.subscriptions(t, a, channels...) == 0 })
 	})
 }
 

@@ -173,6 +173,7 @@ func rss(t *testing.T) int64 {
 // the deaf connections are evicted, the good worker keeps working, and
 // the primary's memory comes back to within twice its idle size.
 func TestHostileWorkerCannotExhaustStore(t *testing.T) {
+	testutil.SkipIfRace(t, "it bounds the primary's RSS, which the race detector's shadow memory inflates")
 	testutil.CheckGoroutines(t)
 	testutil.CheckFDs(t)
 	const total = 32 << 20
@@ -208,7 +209,7 @@ func TestHostileWorkerCannotExhaustStore(t *testing.T) {
 	// Deaf connections holding pushes are evicted (for the total, or for
 	// stalling); those whose pushes the bound dropped hold nothing.
 	var st cluster.StateStats
-	eventually(t, "the deaf connections' eviction", func() bool {
+	testutil.Eventually(t, "the deaf connections' eviction", func() bool {
 		st, _ = a.p.StateStats()
 		return st.Evicted > 0 && st.Queued == 0 && st.Workers == 1+30-int(st.Evicted)
 	})
@@ -225,7 +226,7 @@ func TestHostileWorkerCannotExhaustStore(t *testing.T) {
 		t.Fatalf("%d deaf connections ended, %d were evicted", ended, st.Evicted)
 	}
 	t.Logf("peak queued %d bytes; %+v; RSS idle %d MiB, now %d MiB", peak.Load(), st, idle>>20, rss(t)>>20)
-	eventually(t, "the primary's memory back within twice idle", func() bool { return rss(t) <= 2*idle })
+	testutil.Eventually(t, "the primary's memory back within twice idle", func() bool { return rss(t) <= 2*idle })
 }
 
 // watchQueued records the store's peak of queued bytes until stopped.

@@ -43,7 +43,7 @@ func TestStoppedWorkerDropsOldestAndStallsNoOne(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGCONT)
 	stopped = false
 	var items []string
-	eventually(t, "the last message", func() bool {
+	testutil.Eventually(t, "the last message", func() bool {
 		items = a.call(sub, command{Op: "peek", Key: "flood"}).Items
 		return len(items) > 0 && strings.HasSuffix(items[len(items)-1], ":2999")
 	})

@@ -49,8 +49,8 @@ func TestRedisReconnects(t *testing.T) {
 	}
 
 	r.restart()
-	eventually(t, "Set to work again", func() bool { return st.Set(ctx, "k", []byte("2"), 0) == nil })
-	eventually(t, "the subscription to come back", func() bool {
+	testutil.Eventually(t, "Set to work again", func() bool { return st.Set(ctx, "k", []byte("2"), 0) == nil })
+	testutil.Eventually(t, "the subscription to come back", func() bool {
 		if err := st.Publish(ctx, "news", []byte("back")); err != nil {
 			return false
 		}
@@ -61,7 +61,7 @@ func TestRedisReconnects(t *testing.T) {
 			return false
 		}
 	})
-	eventually(t, "the watch to come back", func() bool {
+	testutil.Eventually(t, "the watch to come back", func() bool {
 		if err := st.Set(ctx, "k", []byte("3"), 0); err != nil {
 			return false
 		}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/herdhq/herd/internal/testutil"
 )
 
 // redisServer is a real redis-server run by a test: on a free loopback
@@ -36,7 +38,7 @@ func startRedis(tb testing.TB) *redisServer {
 	}
 	r := &redisServer{tb: tb, path: path, dir: tb.TempDir()}
 	for attempt := 0; attempt < 5; attempt++ {
-		r.port = freePort(tb)
+		r.port = testutil.FreePort(tb)
 		if err = r.start(); err == nil {
 			tb.Cleanup(r.stop)
 			return r
@@ -44,15 +46,6 @@ func startRedis(tb testing.TB) *redisServer {
 	}
 	tb.Fatalf("redis-server would not start: %v", err)
 	return nil
-}
-
-func freePort(tb testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // URL is the server's redis:// URL, database 0.

@@ -1,7 +1,7 @@
 // Command suite is herd's benchmark harness, run by bench/run: the same
 // Node app under herd (each policy), Node's cluster (round-robin and
-// SCHED_NONE) and PM2; the Go hello worker under herd against one Go
-// process (bench/cluster); IPC, Go against Node (bench/ipc/run.sh);
+// SCHED_NONE) and PM2; the Go hello worker (bench/hello) under herd's
+// library, each policy, against one Go process; IPC, Go against Node (bench/ipc/run.sh);
 // restart after SIGKILL and failed requests during rolling reloads; the
 // primaries' memory. Rounds are interleaved and every figure is compared
 // with the baseline of the same round. Everything runs on 127.0.0.1.
@@ -51,7 +51,6 @@ func main() {
 	flag.StringVar(&e.herd, "herd", "bin/herd", "the herd binary")
 	flag.StringVar(&e.hello, "hello", "", "the bench/hello binary")
 	flag.StringVar(&e.restart, "restart", "", "the bench/restart binary")
-	flag.StringVar(&e.cluster, "cluster", "", "the bench/cluster binary")
 	flag.StringVar(&e.nodeDir, "node", "bench/node", "bench/node, with pm2 installed")
 	flag.StringVar(&only, "only", "", "comma-separated sections to run (node,go,ipc,restart,reload); empty: all")
 	kinds := flag.String("kinds", "", "comma-separated Node kinds to run (\"herd rr,herd sticky\"), the baseline always; empty: all")
@@ -71,7 +70,7 @@ func main() {
 	if e.root, err = os.Getwd(); err != nil {
 		log.Fatal(err)
 	}
-	for _, p := range []*string{&e.herd, &e.hello, &e.restart, &e.cluster, &e.nodeDir} {
+	for _, p := range []*string{&e.herd, &e.hello, &e.restart, &e.nodeDir} {
 		if *p != "" {
 			if *p, err = filepath.Abs(*p); err != nil {
 				log.Fatal(err)
@@ -123,7 +122,7 @@ func main() {
 		rep.took = append(rep.took, fmt.Sprintf("%s %s", name, time.Since(t0).Round(time.Second)))
 	}
 	run("node", func() (err error) { rep.node, err = benchNode(&e, o); return })
-	run("go", func() (err error) { rep.goTable, err = runGoCluster(&e, o); return })
+	run("go", func() (err error) { rep.goTable, err = benchGo(&e, o); return })
 	run("ipc", func() (err error) { rep.ipcTable, err = runIPC(&e, o); return })
 	run("restart", func() (err error) {
 		rep.goRestart, err = runGoRestart(&e, o)
@@ -210,13 +209,6 @@ func runLogged(e *env, name string, limit time.Duration, extraEnv []string, argv
 		err = fmt.Errorf("%s: %w (see %s)", strings.Join(argv, " "), err, lf.Name())
 	}
 	return out.String(), err
-}
-
-// runGoCluster runs bench/cluster: the Go hello worker under herd's
-// policies against one Go process.
-func runGoCluster(e *env, o opts) (string, error) {
-	return runLogged(e, "go-cluster", 10*time.Minute, nil, e.cluster, "-hello", e.hello,
-		"-rounds", strconv.Itoa(o.rounds), "-duration", o.goDuration.String(), "-c", strconv.Itoa(o.conns))
 }
 
 // runIPC runs bench/ipc/run.sh, Go↔Go against Node↔Node.

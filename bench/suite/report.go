@@ -82,8 +82,6 @@ func fmtF(x float64, d int) string {
 	return fmt.Sprintf("%.*f", d, x)
 }
 
-func (r *report) rounds() int { return r.o.rounds }
-
 func pickRuns(srs []serverRun, mode string, f func(httpRun) float64) []float64 {
 	out := make([]float64, len(srs))
 	for i, sr := range srs {
@@ -150,7 +148,7 @@ func (r *report) markdown() string {
 	if r.goTable != "" {
 		w("## 2. A Go hello worker: herd against one Go process\n\n")
 		r.machineNote(w)
-		w("`bench/cluster`: the hello worker (`bench/hello`) under herd's library with 2 workers, each policy, against the same program as one process using every core (the limit). `wrk -t1 -c%d -d%s`.\n", r.o.conns, r.o.goDuration)
+		w("The hello worker (`bench/hello`) under herd's library with 2 workers, each policy, against the same program as one process using every core (the limit). `wrk -t1 -c%d -d%s`.\n", r.o.conns, r.o.goDuration)
 		w("%s\n\n", strings.TrimSpace(r.goTable))
 	}
 	if r.ipcTable != "" {

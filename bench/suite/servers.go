@@ -19,11 +19,11 @@ import (
 
 // env is what the harness runs things with.
 type env struct {
-	herd, hello, restart, cluster string // binaries
-	nodeDir                       string // bench/node, with node_modules
-	tmp                           string // private scratch directory
-	logs                          string // every server's output
-	root                          string // the repository
+	herd, hello, restart string // binaries
+	nodeDir              string // bench/node, with node_modules
+	tmp                  string // private scratch directory
+	logs                 string // every server's output
+	root                 string // the repository
 }
 
 // kind is one way of running the Node app with 2 workers.

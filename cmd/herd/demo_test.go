@@ -14,7 +14,7 @@ func TestDemo(t *testing.T) {
 	testutil.CheckFDs(t)
 	ctl := controlPath(t)
 	h := startCmd(t, ctl, nil, "demo", "-n", "2", "--listen", "127.0.0.1:0", "--control", ctl)
-	h.stdout.waitFor(t, "Try, in another terminal:")
+	h.stdout.WaitFor(t, "Try, in another terminal:")
 	m := regexp.MustCompile(`serve (http://127\.0\.0\.1:\d+/)`).FindStringSubmatch(h.stdout.String())
 	if m == nil {
 		t.Fatalf("the demo's printout has no address:\n%s", h.stdout)

@@ -116,7 +116,7 @@ func loadDuring(t *testing.T, url string, f func()) (ok, failed int64) {
 // checkJSONOutput checks that worker output came out as JSON lines.
 func checkJSONOutput(t *testing.T, h *herdRun) {
 	t.Helper()
-	h.stdout.waitFor(t, "go worker up")
+	h.stdout.WaitFor(t, "go worker up")
 	for _, line := range strings.Split(strings.TrimSpace(h.stdout.String()), "\n") {
 		var l struct {
 			Worker, Pid int

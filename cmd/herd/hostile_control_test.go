@@ -21,6 +21,7 @@ import (
 // throughout, and within a minute of the attack herd's RSS is back within
 // twice its idle RSS.
 func TestHostileControlClients(t *testing.T) {
+	testutil.SkipIfShort(t, "300 clients' attack for seconds")
 	testutil.CheckFDs(t)
 	h := startHerd(t, nil, "-n", "1", "--", "sleep", "1000")
 	h.waitWorkers(1)
@@ -41,7 +42,7 @@ func TestHostileControlClients(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	h.stderr.waitFor(t, "connections refused")
+	h.stderr.WaitFor(t, "connections refused")
 }
 
 // floodControl runs n clients sending endless lines to h's control socket

@@ -88,6 +88,7 @@ func mustGo(t *testing.T, what string, pid int, since time.Time) {
 // double fork) dies when the worker is killed and replaced, and when it
 // is replaced by a reload.
 func TestHostileDaemonDiesWithWorker(t *testing.T) {
+	testutil.SkipIfShort(t, "a kill and a reload, each waiting for daemons to die (TestHostileDaemonDiesWithHerd is the fast one)")
 	for _, mode := range reapers {
 		t.Run(mode, func(t *testing.T) {
 			h, dir := descendantsHerd(t, mode)
@@ -117,7 +118,7 @@ func TestHostileDaemonDiesWithHerd(t *testing.T) {
 			st := h.waitWorkers(1)
 			d := daemonOf(t, dir, 1)
 			if mode == "subreaper" { // herd must have seen it first: it scans every second
-				h.stderr.waitFor(t, "msg=adopt worker=1 pid="+strconv.Itoa(d)+" ")
+				h.stderr.WaitFor(t, "msg=adopt worker=1 pid="+strconv.Itoa(d)+" ")
 			}
 			cg := cgroupOf(t, h.cmd.Process.Pid, mode)
 			killed := time.Now()

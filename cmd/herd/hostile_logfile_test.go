@@ -64,13 +64,13 @@ func TestHostileLogDirReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(logPath) // root may; nobody may not make it again
-	h.stderr.waitFor(t, "permission denied")
+	h.stderr.WaitFor(t, "permission denied")
 	if !strings.Contains(h.stderr.String(), "logfile: open "+logPath) || !strings.Contains(h.stderr.String(), "writes lost") {
 		t.Fatalf("herd's stderr does not name the log file and the losses:\n%s", h.stderr)
 	}
 	select {
 	case <-h.done:
-		t.Fatalf("herd exited with %d", h.code)
+		t.Fatalf("herd exited with %d", h.Code())
 	default:
 	}
 	os.Chmod(logs, 0o755)

@@ -58,7 +58,7 @@ func TestHostileMessageFlood(t *testing.T) {
 		}
 		time.Sleep(pollEvery)
 	}
-	h.stderr.waitFor(t, `msg=message worker=2`)
+	h.stderr.WaitFor(t, `msg=message worker=2`)
 }
 
 // floodLogged counts worker 1's logged messages and the messages its

@@ -11,10 +11,11 @@ import (
 // naming the worker that never became ready, long before the bound of
 // (ready timeout + kill timeout) per worker; herd keeps running.
 func TestHostileReloadCrashLoop(t *testing.T) {
+	t.Parallel()
 	h := startHerd(t, nil, "-n", "2", "--restart-window", "500ms", "--ready-timeout", "5s", "--",
 		"sh", "-c", "sleep 0.2; exit 3")
 	h.waitControl()
-	h.stderr.waitFor(t, "restart")
+	h.stderr.WaitFor(t, "restart")
 	const bound = 2 * (5 + 10) * time.Second // 2 workers × (--ready-timeout + --kill-timeout)
 	start := time.Now()
 	_, errOut, code := h.herdCtl("reload", "--timeout", "45s")
@@ -28,7 +29,7 @@ func TestHostileReloadCrashLoop(t *testing.T) {
 	}
 	select {
 	case <-h.done:
-		t.Fatalf("herd exited (%d) during the crash loop", h.code)
+		t.Fatalf("herd exited (%d) during the crash loop", h.Code())
 	default:
 	}
 }
@@ -36,6 +37,7 @@ func TestHostileReloadCrashLoop(t *testing.T) {
 // TestHostileReloadClientTimeout: herd reload --timeout gives up waiting
 // (exit status 1, a message saying so) when the reload takes longer.
 func TestHostileReloadClientTimeout(t *testing.T) {
+	t.Parallel()
 	h := startHerd(t, nil, "-n", "1", "--", "sleep", "1000")
 	h.waitWorkers(1)
 	_, errOut, code := h.herdCtl("reload", "--timeout", "100ms") // a worker is ready after 1 s running

@@ -10,6 +10,7 @@ import (
 // TestHostileScaleHuge: herd scale 100000 (a typo) is refused with a
 // message and exit status 1; herd keeps its workers and goes on serving.
 func TestHostileScaleHuge(t *testing.T) {
+	t.Parallel()
 	h := startGoWorkers(t, "2")
 	u := url(t, h.waitWorkers(2))
 	_, errOut, code := h.herdCtl("scale", "100000")
@@ -26,6 +27,7 @@ func TestHostileScaleHuge(t *testing.T) {
 // status 2); a scale over it is refused, a scale to it works, and herd
 // answers status while it forks them.
 func TestHostileMaxWorkers(t *testing.T) {
+	t.Parallel()
 	_, errOut, code := runHerdCmd(t, nil, "run", "--control", controlPath(t), "-n", "9", "--max-workers", "8", "--", "sleep", "1000")
 	if code != 2 || !strings.Contains(errOut, "over --max-workers 8") {
 		t.Fatalf("herd run -n 9 --max-workers 8: exit %d, %q; want 2", code, errOut)
@@ -55,6 +57,7 @@ func underUlimit(files int) func(*exec.Cmd) {
 // TestHostileMaxWorkersDerived: with no --max-workers, the limit comes
 // from herd's RLIMIT_NOFILE: (512 - 256) / 8 = 32 workers.
 func TestHostileMaxWorkersDerived(t *testing.T) {
+	t.Parallel()
 	ctl := controlPath(t)
 	h := startCmdWith(t, ctl, nil, underUlimit(512), "run", "--control", ctl, "-n", "1", "--", "sleep", "1000")
 	h.waitWorkers(1)

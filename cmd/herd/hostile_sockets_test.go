@@ -119,7 +119,7 @@ func survivesFlood(t *testing.T, h *herdRun, trigger, u string, perWorker int) {
 	if most > bound {
 		t.Fatalf("herd held %d descriptors during the flood, over %d", most, bound)
 	}
-	h.stderr.waitFor(t, "refusing its further sockets")
+	h.stderr.WaitFor(t, "refusing its further sockets")
 
 	replaceKilled(t, h, 2)
 	mustGet(t, u)
@@ -143,16 +143,7 @@ func replaceKilled(t *testing.T, h *herdRun, id int) {
 }
 
 // polled polls cond until it holds, for up to liveness.
-func polled(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(liveness)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(pollEvery)
-	}
-}
+func polled(t *testing.T, what string, cond func() bool) { testutil.Poll(t, pollEvery, what, cond) }
 
 // nodeHostile is a Node app that serves on PORT; worker 1, once the file
 // GO exists, also listens on port 0 3,000 times (each server a new
@@ -178,6 +169,7 @@ if (process.env.HERD_WORKER_ID === '1') {
 // and the default limit (64): 3,000 servers on port 0, under ulimit -n
 // 1024.
 func TestHostileNodeSockets(t *testing.T) {
+	testutil.SkipIfShort(t, "3,000 Node servers (TestHostileWorkerSockets is the fast one)")
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed")
 	}

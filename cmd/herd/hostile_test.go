@@ -64,8 +64,8 @@ func TestHostileEndlessLine(t *testing.T) {
 	if err := os.WriteFile(trigger, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.stderr.waitFor(t, "message too large")
-	h.stderr.waitFor(t, "msg=exit worker=1 ")
+	h.stderr.WaitFor(t, "message too large")
+	h.stderr.WaitFor(t, "msg=exit worker=1 ")
 	peak := rssOf(pid)
 	deadline := time.Now().Add(time.Minute)
 	for rss := peak; rss > 2*idle; rss = rssOf(pid) {

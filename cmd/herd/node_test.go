@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"fmt"
-	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -79,16 +78,8 @@ func samePids(a, b map[int]bool) bool {
 	return len(a) == len(b)
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
-}
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t *testing.T) string { return strconv.Itoa(testutil.FreePort(t)) }
 
 // stderrHas reports whether a line herd writes on stderr soon has both
 // parts.

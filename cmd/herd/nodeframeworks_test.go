@@ -153,6 +153,7 @@ func TestNodeFrameworksReady(t *testing.T) {
 // the worker as a failed start, and gives up (exit status 4) with a
 // message that names the address, instead of restarting it forever.
 func TestNodePortInUseGivesUp(t *testing.T) {
+	testutil.SkipIfShort(t, "restarts until herd gives up (cluster's TestNodeListenInUseGivesUp is the fast one)")
 	needTool(t, "node", "apt-get install nodejs")
 	testutil.CheckFDs(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -194,9 +194,9 @@ func followLogs(t *testing.T, h *herdRun) {
 	}
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
-	buf.waitFor(t, "\n")
+	buf.WaitFor(t, "\n")
 	scale(t, h, "2")
-	buf.waitFor(t, "] quiet worker")
+	buf.WaitFor(t, "] quiet worker")
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("herd logs -f after SIGINT: %v", err)
@@ -243,6 +243,7 @@ func checkFloodOrder(t *testing.T, out string) {
 // TestMaxMemory: a worker that allocates past --max-memory is replaced,
 // gracefully.
 func TestMaxMemory(t *testing.T) {
+	testutil.SkipIfShort(t, "a worker allocating past the limit (cluster's TestBloatedWorkerIsReplaced is the fast one)")
 	testutil.CheckFDs(t)
 	h := startHerd(t, []string{testutil.EnvHelper + "=bloat", "HERD_TEST_ADDR=127.0.0.1:0"},
 		"-n", "2", "-l", "127.0.0.1:0", "--max-memory", "128MB", "--", testBinary(t))
@@ -253,7 +254,7 @@ func TestMaxMemory(t *testing.T) {
 			bloated = w
 		}
 	}
-	h.stderr.waitFor(t, "msg=replace worker=1 ")
+	h.stderr.WaitFor(t, "msg=replace worker=1 ")
 	if !waitGone(bloated.Pid, liveness) {
 		t.Fatalf("the bloated worker %d still runs", bloated.Pid)
 	}
@@ -275,6 +276,7 @@ func TestMaxMemory(t *testing.T) {
 // --heartbeat-timeout, sent SIGABRT, and its goroutines' stacks are in
 // the log; it is replaced.
 func TestHungWorker(t *testing.T) {
+	testutil.SkipIfShort(t, "a heartbeat timeout (cluster's TestWedgedWorkerPrintsItsStacks is the fast one)")
 	testutil.CheckFDs(t)
 	logPath := filepath.Join(t.TempDir(), "herd.log")
 	h := startHerd(t, []string{testutil.EnvHelper + "=spin", "HERD_TEST_ADDR=127.0.0.1:0", "GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1"},

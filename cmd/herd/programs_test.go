@@ -77,6 +77,7 @@ func programPids(st *control.Status) map[string][]int {
 // workers say what they see; a reload of one program leaves the others'
 // workers alone; a scale of one changes only it.
 func TestProgramsConfig(t *testing.T) {
+	t.Parallel()
 	needNodePython(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
@@ -103,7 +104,7 @@ programs:
 		"] go WHO=clock NODE_ENV=production CWD=",
 		"[web.2:", "[jobs.1:", "[clock.1:",
 	} {
-		h.stdout.waitFor(t, want)
+		h.stdout.WaitFor(t, want)
 	}
 	before := programPids(st)
 
@@ -148,6 +149,7 @@ programs:
 // TestProgramGivesUp: a program that keeps crashing stops the whole herd
 // with exit status 4, and herd names it.
 func TestProgramGivesUp(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"herd.yaml": `
 programs:
@@ -167,6 +169,7 @@ programs:
 // formation: each program's workers get PORT = 5000 + 100 × its index;
 // with --log-time each output line starts with its time.
 func TestProcfileFormation(t *testing.T) {
+	t.Parallel()
 	needNodePython(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
@@ -179,9 +182,9 @@ func TestProcfileFormation(t *testing.T) {
 	if len(st.Programs) != 2 || st.Programs[0].Name != "web" || len(st.Programs[0].Workers) != 2 || st.Programs[1].Name != "worker" {
 		t.Fatalf("programs: %+v", st.Programs)
 	}
-	h.stdout.waitFor(t, "] worker PORT=5100")
+	h.stdout.WaitFor(t, "] worker PORT=5100")
 	line := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d) \[web\.[12]:\d+\] web PORT=5000$`)
-	h.stdout.waitFor(t, "] web PORT=5000")
+	h.stdout.WaitFor(t, "] web PORT=5000")
 	if !line.MatchString(h.stdout.String()) {
 		t.Errorf("no timed web line in:\n%s", h.stdout)
 	}

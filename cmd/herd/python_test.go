@@ -78,7 +78,7 @@ func TestPythonListenFDs(t *testing.T) {
 		}
 	}
 	for pid := range pids {
-		h.stdout.waitFor(t, ":"+strconv.Itoa(pid)+"] python worker up")
+		h.stdout.WaitFor(t, ":"+strconv.Itoa(pid)+"] python worker up")
 	}
 	if _, errOut, code := h.herdCtl("stop"); code != 0 {
 		t.Fatalf("herd stop: exit %d: %s", code, errOut)

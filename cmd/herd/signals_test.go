@@ -20,7 +20,7 @@ func TestSignals(t *testing.T) {
 	h.cmd.Process.Signal(syscall.SIGTTOU)
 	h.waitWorkers(2)
 	h.cmd.Process.Signal(syscall.SIGHUP)
-	h.stderr.waitFor(t, "done generation=1")
+	h.stderr.WaitFor(t, "done generation=1")
 	for pid := range pidsOf(h.waitWorkers(2)) {
 		if pidsOf(first)[pid] {
 			t.Fatalf("worker %d survived SIGHUP's reload", pid)
@@ -43,7 +43,7 @@ func TestHostileSecondSIGTERM(t *testing.T) {
 		pid = p
 	}
 	h.cmd.Process.Signal(syscall.SIGTERM)
-	h.stderr.waitFor(t, "msg=stop")
+	h.stderr.WaitFor(t, "msg=stop")
 	if waitGone(pid, time.Second) {
 		t.Fatalf("worker %d ignoring SIGTERM exited on the first", pid)
 	}

@@ -70,6 +70,7 @@ func TestRunState(t *testing.T) {
 func url2(t *testing.T, h *herdRun) string { return url(t, h.waitWorkers(2)) }
 
 func TestRunStateRejectsUnknownScheme(t *testing.T) {
+	t.Parallel()
 	h := startHerd(t, nil, "--state", "memcached://x", "--", "true")
 	if code := h.wait(liveness); code != 2 || !strings.Contains(h.stderr.String(), "--state") {
 		t.Fatalf("exit %d, stderr %q", code, h.stderr.String())

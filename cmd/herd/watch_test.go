@@ -52,7 +52,7 @@ func TestWatchReloadsOnSave(t *testing.T) {
 		if took.Sub(saved) > watchServedWithin {
 			t.Errorf("the change was served %s after the save, over %s", took.Sub(saved), watchServedWithin)
 		}
-		h.stderr.waitFor(t, "done generation=1")
+		h.stderr.WaitFor(t, "done generation=1")
 	})
 	if failed != 0 || ok == 0 {
 		t.Fatalf("during the watch reload: %d requests ok, %d failed", ok, failed)

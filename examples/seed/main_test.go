@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,7 @@ func TestSeed(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	var out testutil.SyncBuffer
 	cmd := exec.Command(bin, "-n", "2", "-addr", addr)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -33,20 +32,11 @@ func TestSeed(t *testing.T) {
 			t.Fatalf("got %q", body)
 		}
 	}
-	waitFor(t, func() bool { return strings.Contains(out.String(), "numReqs = 4") })
+	testutil.Eventually(t, "numReqs = 4", func() bool { return strings.Contains(out.String(), "numReqs = 4") })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("primary exited with %v after SIGTERM; output:\n%s", err, out.String())
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // getRetry gets url, retrying while the cluster starts.
@@ -63,13 +53,4 @@ func getRetry(t *testing.T, url string) string {
 	}
 	t.Fatal(err)
 	return ""
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-	}
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/herdhq/herd/internal/testutil"
 )
 
 // TestExample runs the example as a cluster of 2 workers, first on the
@@ -30,7 +32,7 @@ func TestExample(t *testing.T) {
 }
 
 func check(t *testing.T, bin, url string) {
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "-n", "2", "-addr", addr, "-state", url)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -54,7 +56,7 @@ func check(t *testing.T, bin, url string) {
 	}
 	request(t, "POST", base+"/chat", "hello everyone")
 	heard := map[string]bool{}
-	waitFor(t, "both workers to hear the message", func() bool {
+	testutil.Eventually(t, "both workers to hear the message", func() bool {
 		body := request(t, "GET", base+"/chat", "")
 		if strings.Contains(body, "hello everyone") {
 			heard[strings.Fields(body)[1]] = true
@@ -95,24 +97,6 @@ func request(t *testing.T, method, url, body string) string {
 	return ""
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startRedis runs a redis-server without persistence on a free port
 // until the test ends, and returns its URL; it skips the test when
 // redis-server is not installed.
@@ -121,7 +105,7 @@ func startRedis(t *testing.T) string {
 	if err != nil {
 		t.Skip("redis-server is not installed (.ci/run installs it)")
 	}
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	dir := t.TempDir()
 	cmd := exec.Command(path, "--port", port, "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
@@ -133,7 +117,7 @@ func startRedis(t *testing.T) string {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	})
-	waitFor(t, "redis-server", func() bool {
+	testutil.Eventually(t, "redis-server", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()

@@ -49,7 +49,7 @@ func TestHostileConnsPastCapRefused(t *testing.T) {
 		}
 		c.nc.Close()
 	}
-	waitFor(t, "the owner's slots", func() bool {
+	testutil.Eventually(t, "the owner's slots", func() bool {
 		nc, err := b.ConnectFor(7)
 		if err == nil {
 			nc.Close()
@@ -119,7 +119,7 @@ func TestHostileStalledClientEvicted(t *testing.T) {
 	for i := 0; i < 8; i++ { // more than the socket holds
 		pub.do(statewire.Request{Op: statewire.OpPub, Key: "c", Val: payload})
 	}
-	waitFor(t, "the eviction", func() bool {
+	testutil.Eventually(t, "the eviction", func() bool {
 		st := b.Stats()
 		return st.Evicted == 1 && st.Clients == 1 && st.Queued == 0
 	})
@@ -172,15 +172,4 @@ func byesOf(cs []*client) []string {
 		<-done
 	}
 	return out
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s in a minute", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

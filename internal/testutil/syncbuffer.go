@@ -1,27 +1,20 @@
 package testutil
 
 import (
-	"bytes"
-	"sync"
+	"strings"
+	"testing"
+
+	"github.com/herdhq/herd/internal/syncio"
 )
 
-// SyncBuffer is a bytes.Buffer safe for a writer (a child's output copier)
-// and concurrent readers.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// SyncBuffer collects a child's output: a writer (its output copier) and
+// concurrent readers may share it. The zero value is empty and ready.
+type SyncBuffer struct{ syncio.Writer }
 
-// Write appends p.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns everything written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// WaitFor waits until the buffer holds substr, failing t after Liveness.
+func (s *SyncBuffer) WaitFor(t testing.TB, substr string) {
+	t.Helper()
+	if !Until(Liveness, PollEvery, func() bool { return strings.Contains(s.String(), substr) }) {
+		t.Fatalf("no %q in:\n%s", substr, s)
+	}
 }
