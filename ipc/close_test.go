@@ -50,10 +50,15 @@ func TestCloseFlushesSent(t *testing.T) {
 	for i := range n {
 		mustSend(t, ch, i)
 	}
-	if err := ch.Close(); err != nil {
+	// The peer reads while Close drains: small writes fill a socket's
+	// buffer by their overhead long before their bytes do, and Close waits
+	// only closeFlushTimeout for a peer that does not read.
+	closed := make(chan error, 1)
+	go func() { closed <- ch.Close() }()
+	lines := strings.SplitAfter(p.expectEOF(), "\n")
+	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.SplitAfter(p.expectEOF(), "\n")
 	if len(lines) != n+1 || lines[n-1] != fmt.Sprint(n-1, "\n") || lines[n] != "" {
 		t.Fatalf("read %d lines, last %q; want %d", len(lines)-1, lines[len(lines)-1], n)
 	}
