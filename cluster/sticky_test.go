@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,7 +41,13 @@ func TestStickyByAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	syscall.Kill(ws[0].Pid, syscall.SIGKILL) // its clients go to its successor
+	i := slices.IndexFunc(ws, func(w cluster.WorkerInfo) bool { return w.State == cluster.StateReady })
+	if i < 0 {
+		t.Fatalf("no ready worker: %+v", ws)
+	}
+	// A ready one: an old worker still draining after the reload has
+	// no successor to start.
+	syscall.Kill(ws[i].Pid, syscall.SIGKILL) // its clients go to its successor
 	h.waitReady(1)
 	if after := h.slotsOf(t, 40); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("slots changed over a crash:\nbefore %v\nafter  %v", before, after)
