@@ -156,7 +156,9 @@ func (h *herd) workerEnv() []string {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, sdnotify.EnvSocket+"="+h.notify.Path())
+	if p := h.notify.Path(); p != "" { // "": no socket (not Linux)
+		env = append(env, sdnotify.EnvSocket+"="+p)
+	}
 	if h.opts.State != "" {
 		env = append(env, envStateURL+"="+h.opts.State)
 	}
