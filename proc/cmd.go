@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/ipc"
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +57,7 @@ type Cmd struct {
 	// process dies. Linux sends it when the thread that forked the child
 	// exits (golang/go#27505), so Start forks on a goroutine locked to its
 	// thread, and keeps it there until the child has been reaped. Only
-	// Linux has it: elsewhere it is ignored (sysattr_other.go).
+	// Linux has it: elsewhere it is ignored (see doc.go).
 	Pdeathsig syscall.Signal
 	// Cgroup, if set, is a cgroup v2 directory the child starts in
 	// (clone3 with CLONE_INTO_CGROUP: it runs nothing before it is
@@ -189,7 +190,7 @@ func (c *Cmd) sysProcAttr() *syscall.SysProcAttr {
 		a.Setpgid = true
 	}
 	if c.Pdeathsig != 0 {
-		setPdeathsig(a, c.Pdeathsig)
+		sysport.SetPdeathsig(a, c.Pdeathsig)
 	}
 	return a
 }
@@ -229,7 +230,7 @@ func (c *Cmd) forkIn() error {
 // locked to its thread, so the thread that forked lives as long as the
 // child.
 func (c *Cmd) fork() error {
-	if pdeathsig(c.cmd.SysProcAttr) == 0 {
+	if sysport.Pdeathsig(c.cmd.SysProcAttr) == 0 {
 		if err := c.cmd.Start(); err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/control"
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/internal/testutil"
 )
 
@@ -72,7 +73,8 @@ func startCmdWith(t *testing.T, ctl string, env []string, prep func(*exec.Cmd), 
 	h.cmd = exec.Command(herdBin, args...)
 	h.cmd.Env = append(os.Environ(), env...)
 	h.cmd.Stdout, h.cmd.Stderr = h.stdout, h.stderr
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	sysport.SetPdeathsig(h.cmd.SysProcAttr, syscall.SIGKILL) // never outlive the test
 	if prep != nil {
 		prep(h.cmd)
 	}
