@@ -65,15 +65,4 @@ func Accept(lfd int) (int, error) {
 
 // CloexecRights makes the descriptors of received SCM_RIGHTS ancillary
 // data oob close-on-exec.
-func CloexecRights(oob []byte) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return
-	}
-	for i := range msgs {
-		fds, _ := unix.ParseUnixRights(&msgs[i])
-		for _, fd := range fds {
-			unix.CloseOnExec(fd)
-		}
-	}
-}
+func CloexecRights(oob []byte) { cloexecRights(oob) }

@@ -14,13 +14,5 @@ func Family(fd int) (int, error) {
 	if err != nil {
 		return -1, os.NewSyscallError("getsockname", err)
 	}
-	switch sa.(type) {
-	case *unix.SockaddrInet4:
-		return unix.AF_INET, nil
-	case *unix.SockaddrInet6:
-		return unix.AF_INET6, nil
-	case *unix.SockaddrUnix:
-		return unix.AF_UNIX, nil
-	}
-	return unix.AF_UNSPEC, nil
+	return familyOf(sa), nil
 }

@@ -12,6 +12,5 @@ import (
 // many have one; elsewhere than Linux it waits with poll, d rounded up
 // to the millisecond.
 func Poll(fds []unix.PollFd, d time.Duration) (int, error) {
-	ms := (d + time.Millisecond - 1) / time.Millisecond
-	return unix.Poll(fds, int(ms))
+	return unix.Poll(fds, millis(d))
 }
