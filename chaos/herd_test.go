@@ -18,6 +18,7 @@ import (
 
 	"github.com/herdhq/herd/control"
 	"github.com/herdhq/herd/internal/procstat"
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/internal/testutil"
 )
 
@@ -59,7 +60,8 @@ func startHerd(t *testing.T, helper string, env []string, args ...string) *herdP
 	h.cmd = exec.Command(herdBin, append(argv, "--", os.Args[0])...)
 	h.cmd.Env = append(testutil.HelperEnv(helper, envAddr+"="+addr, envDir+"="+dir), env...)
 	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	sysport.SetPdeathsig(h.cmd.SysProcAttr, syscall.SIGKILL) // never outlive the test (Linux)
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
