@@ -8,6 +8,7 @@
 //	                  MSG_CMSG_CLOEXEC,                          recvmsg, then
 //	                  accept4                                    FD_CLOEXEC (fork lock)
 //	wait with timeout ppoll                 poll                 poll
+//	inherited fds     /proc/self/fd         close_range          /dev/fd
 //	peer's uid        SO_PEERCRED           LOCAL_PEERCRED       LOCAL_PEERCRED
 //	socket's family   SO_DOMAIN             SO_DOMAIN            getsockname
 package sysport

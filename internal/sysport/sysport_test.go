@@ -254,3 +254,32 @@ func TestPdeathsig(t *testing.T) {
 		t.Fatalf("Pdeathsig %v after SetPdeathsig (%v), want %v", got, ok, want)
 	}
 }
+
+// TestCloexecFrom: an inherited-style descriptor (dup: not close-on-exec)
+// is close-on-exec after CloexecFrom, and after macOS's path (/dev/fd),
+// while descriptors below from are left alone.
+func TestCloexecFrom(t *testing.T) {
+	testutil.CheckFDs(t)
+	for _, tc := range []struct {
+		name string
+		mark func(from int)
+	}{{"CloexecFrom", CloexecFrom}, {"/dev/fd", func(from int) { cloexecListed("/dev/fd", from) }}} {
+		fds := pair(t)
+		fd, err := unix.Dup(fds[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeAll(t, fd)
+		if ce, _ := flags(t, fd); ce {
+			t.Fatal("dup made a close-on-exec descriptor")
+		}
+		tc.mark(fd + 1)
+		if ce, _ := flags(t, fd); ce {
+			t.Fatalf("%s(%d) marked fd %d", tc.name, fd+1, fd)
+		}
+		tc.mark(fd)
+		if ce, _ := flags(t, fd); !ce {
+			t.Errorf("%s: fd %d is not close-on-exec", tc.name, fd)
+		}
+	}
+}
