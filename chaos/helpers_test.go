@@ -4,7 +4,6 @@ package chaos
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,8 +12,8 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/internal/hostile"
 	"github.com/herdhq/herd/internal/testutil"
-	"golang.org/x/sys/unix"
 )
 
 // The workers' environment.
@@ -90,75 +89,12 @@ func flood(mode string) {
 		os.Exit(5)
 	}
 	fmt.Fprintf(os.Stderr, "chaos: flooding the channel: %s\n", mode)
-	deadline := time.Now().Add(30 * time.Second)
-	null, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	switch mode {
-	case "garbage": // random bytes, now and then a newline, up to 256 MiB
-		buf := make([]byte, 64<<10)
-		for sent := 0; sent < 256<<20 && time.Now().Before(deadline); sent += len(buf) {
-			for i := range buf {
-				buf[i] = byte(rand.IntN(256))
-				if rand.IntN(80) == 0 {
-					buf[i] = '\n'
-				}
-			}
-			if !write(fd, buf, deadline) {
-				break
-			}
-		}
-	case "huge": // one line that never ends: 96 MiB without a newline
-		buf := make([]byte, 1<<20)
-		for i := range buf {
-			buf[i] = 'a'
-		}
-		write(fd, []byte(`{"cmd":"`), deadline)
-		for sent := 0; sent < 96<<20 && time.Now().Before(deadline); sent += len(buf) {
-			if !write(fd, buf, deadline) {
-				break
-			}
-		}
-	case "strayfd": // valid JSON lines, each with a descriptor and no NODE_HANDLE envelope
-		for i := 0; i < 10000 && time.Now().Before(deadline); i++ {
-			if unix.Sendmsg(fd, []byte(`{"cmd":"chaos","n":`+strconv.Itoa(i)+"}\n"), unix.UnixRights(null), nil, 0) != nil {
-				break
-			}
-		}
-	case "manyfds": // 64 descriptors in each message, more than a read takes
-		fds := make([]int, 64)
-		for i := range fds {
-			fds[i] = null
-		}
-		for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
-			if unix.Sendmsg(fd, []byte("{}\n"), unix.UnixRights(fds...), nil, 0) != nil {
-				break
-			}
-		}
-	default:
-		attack, ok := hostileModes[mode]
-		if !ok {
-			fmt.Fprintln(os.Stderr, "flood: unknown mode", mode)
-			os.Exit(6)
-		}
-		attack(fd, deadline)
+	if err := hostile.Run(mode, fd, time.Now().Add(30*time.Second)); err != nil {
+		fmt.Fprintln(os.Stderr, "flood:", err)
+		os.Exit(6)
 	}
 	fmt.Fprintln(os.Stderr, "chaos: flood done, waiting to be killed")
 	time.Sleep(60 * time.Second)
-}
-
-// write writes all of b, retrying EAGAIN, until an error or the deadline.
-func write(fd int, b []byte, deadline time.Time) bool {
-	for len(b) > 0 && time.Now().Before(deadline) {
-		n, err := unix.Write(fd, b)
-		switch {
-		case err == unix.EAGAIN || err == unix.EINTR:
-			time.Sleep(time.Millisecond)
-		case err != nil:
-			return false
-		default:
-			b = b[n:]
-		}
-	}
-	return len(b) == 0
 }
 
 // startGrandchild starts a sleeper child and records "WORKER CHILD" pids

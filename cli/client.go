@@ -18,6 +18,9 @@ func call(ctx context.Context, o *runOptions, req control.Request) (*control.Res
 		return nil, err
 	}
 	resp, err := control.Call(ctx, path, req)
+	if errors.Is(err, control.ErrBadRequest) {
+		return nil, withCode(ExitUsage, err)
+	}
 	if err != nil {
 		return nil, withCode(ExitError, err)
 	}
@@ -62,8 +65,18 @@ func callWithin(ctx context.Context, o *runOptions, req control.Request, timeout
 }
 
 func newReloadCmd() *cobra.Command {
-	return clientCmd("reload", "Replace every worker, one at a time, without dropping a request (waits until done)", cobra.NoArgs,
-		func([]string) (control.Request, error) { return control.Request{Cmd: control.CmdReload}, nil })
+	return clientCmd("reload [PROGRAM]", "Replace every worker (of PROGRAM only, if given), one at a time, without dropping a request (waits until done)",
+		cobra.MaximumNArgs(1), func(args []string) (control.Request, error) {
+			return control.Request{Cmd: control.CmdReload, Program: programArg(args)}, nil
+		})
+}
+
+// programArg is the optional PROGRAM argument: "" when absent.
+func programArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }
 
 func newStopCmd() *cobra.Command {
@@ -72,12 +85,13 @@ func newStopCmd() *cobra.Command {
 }
 
 func newScaleCmd() *cobra.Command {
-	return clientCmd("scale N", "Set the number of workers to N", cobra.ExactArgs(1),
+	return clientCmd("scale [PROGRAM] N", "Set the number of workers (of PROGRAM: needed when the herd runs several) to N", cobra.RangeArgs(1, 2),
 		func(args []string) (control.Request, error) {
-			n, err := strconv.Atoi(args[0])
+			last := args[len(args)-1]
+			n, err := strconv.Atoi(last)
 			if err != nil || n < 1 {
-				return control.Request{}, usagef("scale: want a number of workers of at least 1, got %q", args[0])
+				return control.Request{}, usagef("scale: want a number of workers of at least 1, got %q", last)
 			}
-			return control.Request{Cmd: control.CmdScale, N: n}, nil
+			return control.Request{Cmd: control.CmdScale, N: n, Program: programArg(args[:len(args)-1])}, nil
 		})
 }

@@ -42,7 +42,7 @@ func runDemo(cmd *cobra.Command, o *runOptions) error {
 	if len(o.Listen) != 1 {
 		return usagef("demo: give one --listen address")
 	}
-	l, err := parseListen(o.Listen[0], o.Name)
+	l, err := parseListen(o.Listen[0], "herd")
 	if err != nil {
 		return err
 	}
@@ -58,8 +58,12 @@ func runDemo(cmd *cobra.Command, o *runOptions) error {
 	o.MaxRestarts, o.RestartWindow = cluster.DefaultMaxRestarts, cluster.DefaultRestartWindow
 	o.KillTimeout, o.ReadyTimeout = 5*time.Second, cluster.DefaultReadyTimeout
 	o.HeartbeatTimeout = defaultHeartbeatTimeout
-	err = runHerd(cmd.Context(), *o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(h *herd) {
-		printDemoHelp(h.out.stdout, h, demoSelf(exe))
+	specs, err := resolvePrograms(nil, o)
+	if err != nil {
+		return err
+	}
+	err = runHerd(cmd.Context(), *o, specs, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(h *herd) {
+		printDemoHelp(h.stdout, h, demoSelf(exe))
 	})
 	if codeOf(err) == ExitBind {
 		err = withCode(ExitBind, fmt.Errorf("%w\n(another port: herd demo --listen 127.0.0.1:8081)", errors.Unwrap(err)))

@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,48 +16,42 @@ import (
 	"github.com/herdhq/herd/cluster"
 	"github.com/herdhq/herd/control"
 	"github.com/herdhq/herd/internal/sdnotify"
-	"github.com/herdhq/herd/proc"
 )
 
-// herd is one herd run: the cluster, and what the command adds around
-// it (the exec shim, socket activation, NOTIFY_SOCKET, output prefixes,
-// the control socket).
+// herd is one herd run: its programs (each a cluster of its own), and
+// what the command adds around them (the exec shim, socket activation,
+// NOTIFY_SOCKET, output prefixes, the control socket, the log, metrics).
 type herd struct {
-	opts    runOptions
-	listens []listenAddr
-	log     *slog.Logger
-	out     *output
-	msgs    *msgLog // logs the workers' messages, rate-limited
-	ready   *readiness
-	p       *cluster.Primary
-	ctl     *control.Server
-	notify  *sdnotify.Listener
-	exe     string   // herd's own executable: the exec shim
-	prog    string   // the command's program, resolved
-	env     []string // the workers' environment (the cluster adds its own)
-	started time.Time
-	onUp    func(h *herd) // called once, when the first workers are all ready
+	opts           runOptions // the settings of the whole herd
+	progs          []*program // in the order given
+	log            *slog.Logger
+	stdout, stderr io.Writer // worker output and herd's log (or the log file)
+	ctl            *control.Server
+	notify         *sdnotify.Listener
+	exe            string // herd's own executable: the exec shim
+	started        time.Time
+	onUp           func(h *herd) // called once, when every program's first workers are ready
 
-	mu       sync.Mutex
-	bound    []string     // the addresses bound for --listen
-	readyIDs map[int]bool // workers ready so far, until up
-	up       bool
-	reloads  []chan error // control clients waiting for a reload to end
+	mu sync.Mutex
+	up int // programs whose first workers are all ready
 
-	wd     watchdog // kills the workers' children if herd is killed (watchdog.go)
-	keeper keeper   // kills what a worker started when it exits; nil for none (watchdog_keeper.go)
+	wd     watchdog   // kills the workers' children if herd is killed (watchdog.go)
+	keeper keeper     // kills what a worker started when it exits; nil for none (watchdog_keeper.go)
+	keys   workerKeys // the keeper's ids of the programs' workers
 
-	opsRuntime // the log file and the metrics server (ops.go)
+	opsRuntime   // the log file and the metrics server (ops.go)
+	watchRuntime // --watch (watch_herd.go)
 }
 
-// runHerd runs a herd with o in the foreground until it stops.
-func runHerd(ctx context.Context, o runOptions, stdout, stderr io.Writer, onUp func(*herd)) error {
-	if err := o.validate(); err != nil {
+// runHerd runs a herd of specs, with the herd-wide settings o, in the
+// foreground until it stops.
+func runHerd(ctx context.Context, o runOptions, specs []programSpec, stdout, stderr io.Writer, onUp func(*herd)) error {
+	if err := validatePrograms(&o, specs); err != nil {
 		return err
 	}
 	closeInheritedOnExec()
 	tunePrimaryRuntime()
-	h, err := newHerd(o, &syncWriter{w: stdout}, &syncWriter{w: stderr})
+	h, err := newHerd(o, specs, &syncWriter{w: stdout}, &syncWriter{w: stderr})
 	if err != nil {
 		return err
 	}
@@ -68,36 +59,68 @@ func runHerd(ctx context.Context, o runOptions, stdout, stderr io.Writer, onUp f
 	return h.run(ctx)
 }
 
-// newHerd resolves the program and binds the control and notify sockets.
-func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
-	h := &herd{opts: o, started: time.Now(), readyIDs: map[int]bool{}}
-	var err error
-	h.listens, _ = parseListens(o.Listen, o.Name)
-	if h.prog, err = exec.LookPath(o.Command[0]); err != nil {
-		return nil, usagef("cannot run %s: %w", o.Command[0], err)
+// validatePrograms checks the herd's settings and each program's.
+func validatePrograms(o *runOptions, specs []programSpec) error {
+	if err := o.validateHerd(); err != nil {
+		return err
 	}
+	named := len(specs) // programs of a config or Procfile are named in errors
+	if o.programs != nil || o.Procfile != "" {
+		named = 2
+	}
+	for i := range specs {
+		s := &specs[i]
+		s.opts.Name = o.Name
+		if len(specs) > 1 {
+			s.opts.Name = s.name // LISTEN_FDNAMES's default
+		}
+		if err := s.opts.validateProgram(); err != nil {
+			return nameProgram(err, s.name, named)
+		}
+	}
+	return nil
+}
+
+// nameProgram prefixes err with the program's name when the herd has
+// several.
+func nameProgram(err error, name string, programs int) error {
+	if programs < 2 || err == nil {
+		return err
+	}
+	return withCode(codeOf(err), fmt.Errorf("program %s: %w", name, err))
+}
+
+// newHerd resolves the programs and binds the control and notify sockets.
+func newHerd(o runOptions, specs []programSpec, stdout, stderr io.Writer) (*herd, error) {
+	h := &herd{opts: o, started: time.Now()}
+	for _, s := range specs {
+		pr, err := newProgram(h, s, len(specs) > 1)
+		if err != nil {
+			return nil, err
+		}
+		h.progs = append(h.progs, pr)
+	}
+	var err error
 	if h.exe, err = os.Executable(); err != nil {
 		return nil, withCode(ExitError, fmt.Errorf("cannot find herd's own executable: %w", err))
 	}
-	if stdout, stderr, err = h.openLog(stdout, stderr); err != nil {
+	if h.stdout, h.stderr, err = h.openLog(stdout, stderr); err != nil {
 		return nil, err
 	}
-	h.log = newLogger(o.LogFormat, stderr)
-	h.out = newOutput(o.LogFormat == "json", stdout, stderr)
-	h.msgs = newMsgLog(h.log, o.LogMessages)
+	h.log = newLogger(o.LogFormat, h.stderr)
 	if err := h.openSockets(); err != nil {
 		h.closeOpened()
 		return nil, err
 	}
-	removeStaleUnix(h.listens)
-	h.env = h.workerEnv()
-	cfg := o.clusterConfig(h.listens)
-	cfg.Command, cfg.OnEvent, cfg.OnMessage = h.command, h.onEvent, h.onMessage
-	h.p = cluster.New(cfg)
-	h.ready = newReadiness(func(id int) { h.p.MarkReady(id) }, h.startGrace(cfg))
+	for _, pr := range h.progs {
+		pr.setup()
+	}
 	err = h.startKeeper()
 	if err == nil {
 		err = h.listenMetrics()
+	}
+	if err == nil {
+		err = h.openWatch()
 	}
 	if err != nil {
 		h.stopWatchdog()
@@ -107,16 +130,6 @@ func newHerd(o runOptions, stdout, stderr io.Writer) (*herd, error) {
 		return nil, err
 	}
 	return h, nil
-}
-
-// startGrace is how long a worker that says nothing must run to be ready;
-// 0 for Node workers, which the cluster marks ready when their server
-// listens (or, with no server, when their start has settled).
-func (h *herd) startGrace(cfg cluster.Config) time.Duration {
-	if cfg.Node {
-		return 0
-	}
-	return min(startGrace, h.opts.ReadyTimeout/2)
 }
 
 func newLogger(format string, w io.Writer) *slog.Logger {
@@ -144,65 +157,52 @@ func (h *herd) openSockets() error {
 	return nil
 }
 
-// workerEnv is herd's environment with socket activation and
-// NOTIFY_SOCKET set for the workers (LISTEN_PID is the shim's).
-func (h *herd) workerEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case sdnotify.EnvSocket, "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES":
-		default:
-			env = append(env, kv)
-		}
-	}
-	if p := h.notify.Path(); p != "" { // "": no socket (not Linux)
-		env = append(env, sdnotify.EnvSocket+"="+p)
-	}
-	if h.opts.State != "" {
-		env = append(env, envStateURL+"="+h.opts.State)
-	}
-	if n := len(h.listens); n > 0 {
-		names := make([]string, n)
-		for i, l := range h.listens {
-			names[i] = l.name
-		}
-		env = append(env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_FDNAMES="+strings.Join(names, ":"))
-	}
-	return env
-}
-
-// command is the cluster's Config.Command: the program behind the shim,
-// with the --listen sockets as fds 3, 4, ...
-func (h *herd) command(id int) *proc.Cmd {
-	c := proc.Command(h.exe, append([]string{argExec, h.prog}, h.opts.Command...)...)
-	c.Env = slices.Clone(h.env)
-	c.ExtraFiles = h.p.ListenFiles()
-	c.Stdout, c.Stderr = h.out.open(id)
-	if h.keeper != nil {
-		h.keeper.prepare(c, id)
-	}
-	return c
-}
-
-// run runs the cluster and cleans up after it.
+// run runs the programs and cleans up after them.
 func (h *herd) run(ctx context.Context) error {
-	defer h.stopWatchdog() // after the cluster: its workers are all gone
+	defer h.stopWatchdog() // after the clusters: their workers are all gone
 	notified := make(chan struct{})
 	go h.ctl.Serve(h)
 	go h.receiveNotify(notified)
-	h.log.Info("start", "name", h.opts.Name, "command", strings.Join(h.opts.Command, " "), "workers", h.opts.Workers,
-		"policy", h.opts.Policy, "control", h.ctl.Path(), "pid", os.Getpid())
 	h.startOps()
-	err := h.p.Run(ctx)
-	h.ready.close()
+	h.startWatch()
+	err := h.runPrograms(ctx)
+	h.stopWatch()
+	for _, pr := range h.progs {
+		pr.ready.close()
+	}
 	h.ctl.Close()
 	h.notify.Close()
 	<-notified
-	h.out.close()
+	for _, pr := range h.progs {
+		pr.out.close()
+	}
 	err = h.exitError(err)
 	h.stopOps()
 	return err
+}
+
+// runPrograms runs every program until all have stopped; the first to
+// fail (give up, say) stops the others, and its error is herd's.
+func (h *herd) runPrograms(ctx context.Context) error {
+	errs := make(chan error, len(h.progs))
+	for _, pr := range h.progs {
+		go func() { errs <- nameProgram(pr.run(ctx), pr.name, len(h.progs)) }()
+	}
+	var first error
+	for range h.progs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			h.stopAll()
+		}
+	}
+	return first
+}
+
+// stopAll starts a graceful stop of every program.
+func (h *herd) stopAll() {
+	for _, pr := range h.progs {
+		pr.p.Stop()
+	}
 }
 
 // exitError maps the cluster's end to herd's exit status.
@@ -243,6 +243,21 @@ func (h *herd) receiveNotify(done chan<- struct{}) {
 		if err != nil {
 			return
 		}
-		h.ready.notified(m)
+		h.notified(m)
+	}
+}
+
+// notified hands a NOTIFY_SOCKET message to the program whose worker
+// sent it; one from a process not known yet, to each (the one that forks
+// it will know it).
+func (h *herd) notified(m sdnotify.Message) {
+	for _, pr := range h.progs {
+		if pr.ready.owns(m.Pid) {
+			pr.ready.notified(m)
+			return
+		}
+	}
+	for _, pr := range h.progs {
+		pr.ready.notified(m)
 	}
 }

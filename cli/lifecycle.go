@@ -6,58 +6,69 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/herdhq/herd/cluster"
-	"github.com/herdhq/herd/ipc"
 )
 
 // onEvent is the cluster's Config.OnEvent. It runs on the cluster's
 // loop: it must be quick and must not call the Primary.
-func (h *herd) onEvent(e cluster.Event) {
-	h.watch(e)
-	logEvent(h.log, e)
+func (pr *program) onEvent(e cluster.Event) {
+	pr.h.watch(pr.name, e)
+	logEvent(pr.log, e)
 	switch e.Type {
 	case cluster.EventFork:
-		h.out.started(e.WorkerID, e.Pid)
-		h.ready.forked(e.WorkerID, e.Pid)
+		pr.out.started(e.WorkerID, e.Pid)
+		pr.ready.forked(e.WorkerID, e.Pid)
 	case cluster.EventOnline:
-		h.ready.spoke(e.WorkerID)
+		pr.ready.spoke(e.WorkerID)
 	case cluster.EventExit:
-		h.ready.exited(e.WorkerID, e.Pid)
-		h.msgs.exited(e.WorkerID)
+		pr.ready.exited(e.WorkerID, e.Pid)
+		pr.msgs.exited(e.WorkerID)
 	case cluster.EventListening:
 		if e.WorkerID == 0 {
-			h.mu.Lock()
-			h.bound = append(h.bound, e.Addr)
-			h.mu.Unlock()
+			pr.mu.Lock()
+			pr.bound = append(pr.bound, e.Addr)
+			pr.mu.Unlock()
 		}
 	case cluster.EventReady:
-		h.workerReady(e.WorkerID)
+		pr.workerReady(e.WorkerID)
 	case cluster.EventReload:
-		h.reloadEvent(e)
+		pr.reloadEvent(e)
 	case cluster.EventStop:
 		sdNotify(daemon.SdNotifyStopping)
 	}
 }
 
-// onMessage is the cluster's Config.OnMessage: herd logs what workers
-// send it, up to --log-messages a second each.
-func (h *herd) onMessage(w cluster.WorkerInfo, m *ipc.Message) { h.msgs.message(w, m) }
-
-// workerReady tells systemd (Type=notify) that herd is ready, and calls
-// onUp, once the first workers are all ready.
-func (h *herd) workerReady(id int) {
-	h.mu.Lock()
-	if h.up {
-		h.mu.Unlock()
+// workerReady counts the program up once its first workers are all
+// ready.
+func (pr *program) workerReady(id int) {
+	pr.mu.Lock()
+	if pr.up {
+		pr.mu.Unlock()
 		return
 	}
-	h.readyIDs[id] = true
-	h.up = len(h.readyIDs) >= h.opts.Workers
-	up := h.up
+	pr.readyIDs[id] = true
+	pr.up = len(pr.readyIDs) >= pr.opts.Workers
+	up := pr.up
+	pr.mu.Unlock()
+	if up {
+		pr.h.programUp()
+	}
+}
+
+// programUp tells systemd (Type=notify) that herd is ready, and calls
+// onUp, once every program is up.
+func (h *herd) programUp() {
+	h.mu.Lock()
+	h.up++
+	up := h.up == len(h.progs)
 	h.mu.Unlock()
 	if !up {
 		return
 	}
-	sdNotify(daemon.SdNotifyReady + "\nSTATUS=" + fmt.Sprintf("%d workers ready", h.opts.Workers))
+	workers := 0
+	for _, pr := range h.progs {
+		workers += pr.opts.Workers
+	}
+	sdNotify(daemon.SdNotifyReady + "\nSTATUS=" + fmt.Sprintf("%d workers ready", workers))
 	if h.onUp != nil {
 		h.onUp(h)
 	}
@@ -65,7 +76,7 @@ func (h *herd) workerReady(id int) {
 
 // reloadEvent tells systemd about reloads and answers the control
 // clients waiting for one to end.
-func (h *herd) reloadEvent(e cluster.Event) {
+func (pr *program) reloadEvent(e cluster.Event) {
 	ended := e.Err != nil || strings.HasPrefix(e.Detail, "done")
 	if !ended {
 		sdNotify(daemon.SdNotifyReloading)
@@ -76,10 +87,10 @@ func (h *herd) reloadEvent(e cluster.Event) {
 	if e.Err != nil {
 		err = fmt.Errorf("reload failed (the workers left keep serving): %w", e.Err)
 	}
-	h.mu.Lock()
-	waiting := h.reloads
-	h.reloads = nil
-	h.mu.Unlock()
+	pr.mu.Lock()
+	waiting := pr.reloads
+	pr.reloads = nil
+	pr.mu.Unlock()
 	for _, c := range waiting {
 		c <- err
 	}
@@ -91,9 +102,11 @@ func sdNotify(state string) {
 	daemon.SdNotify(false, state)
 }
 
-// boundAddrs returns the addresses bound for --listen.
+// boundAddrs returns the addresses bound for --listen, of every program.
 func (h *herd) boundAddrs() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.bound...)
+	var out []string
+	for _, pr := range h.progs {
+		out = append(out, pr.boundAddrs()...)
+	}
+	return out
 }

@@ -15,7 +15,7 @@ const (
 
 // Main runs the herd command with args (without the program name) and
 // returns the exit status. version is printed by herd version.
-func Main(version string, args []string) int {
+func Main(version Build, args []string) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case argExec:
@@ -29,7 +29,7 @@ func Main(version string, args []string) int {
 	return runRoot(context.Background(), version, args, os.Stdout, os.Stderr)
 }
 
-func runRoot(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
+func runRoot(ctx context.Context, version Build, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(version, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

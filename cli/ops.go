@@ -104,12 +104,20 @@ func (h *herd) openLog(stdout, stderr io.Writer) (io.Writer, io.Writer, error) {
 	return sw, sw, nil
 }
 
-// listenMetrics binds --metrics, if set.
+// listenMetrics binds --metrics, if set: every program's metrics, with
+// a program label when the herd has several.
 func (h *herd) listenMetrics() error {
 	if h.opts.Metrics == "" {
 		return nil
 	}
-	srv, err := metrics.Listen(h.opts.Metrics, h.p)
+	srcs := make([]metrics.Program, len(h.progs))
+	for i, pr := range h.progs {
+		srcs[i] = metrics.Program{Source: pr.p}
+		if len(h.progs) > 1 {
+			srcs[i].Name = pr.name
+		}
+	}
+	srv, err := metrics.ListenPrograms(h.opts.Metrics, srcs)
 	if err != nil {
 		return withCode(ExitBind, err)
 	}

@@ -14,6 +14,9 @@ import (
 // maxLineLen bounds one line of worker output; longer lines are split.
 const maxLineLen = 64 << 10
 
+// logTimeLayout is the time of --log-time: RFC 3339 with milliseconds.
+const logTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
 // drainTimeout bounds how long herd waits, when it ends, for the output
 // of workers' leftover descendants.
 const drainTimeout = 2 * time.Second
@@ -24,6 +27,8 @@ const drainTimeout = 2 * time.Second
 // at once even if a descendant keeps the pipe open).
 type output struct {
 	json           bool
+	program        string    // "web": lines are [web.ID:PID] (text) or say "program" (JSON)
+	timed          bool      // text lines start with their time (--log-time)
 	stdout, stderr io.Writer // syncWriters shared with herd's log
 
 	mu      sync.Mutex
@@ -136,14 +141,23 @@ func (o *output) writeLine(w io.Writer, id, pid int, stream string, line []byte)
 	var b []byte
 	if o.json {
 		b, _ = json.Marshal(struct {
-			Time   time.Time `json:"time"`
-			Worker int       `json:"worker"`
-			Pid    int       `json:"pid"`
-			Stream string    `json:"stream"`
-			Msg    string    `json:"msg"`
-		}{time.Now(), id, pid, stream, string(line)})
+			Time    time.Time `json:"time"`
+			Program string    `json:"program,omitempty"`
+			Worker  int       `json:"worker"`
+			Pid     int       `json:"pid"`
+			Stream  string    `json:"stream"`
+			Msg     string    `json:"msg"`
+		}{time.Now(), o.program, id, pid, stream, string(line)})
 	} else {
+		if o.timed {
+			b = time.Now().AppendFormat(b, logTimeLayout)
+			b = append(b, ' ')
+		}
 		b = append(b, '[')
+		if o.program != "" {
+			b = append(b, o.program...)
+			b = append(b, '.')
+		}
 		b = strconv.AppendInt(b, int64(id), 10)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(pid), 10)

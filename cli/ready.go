@@ -49,6 +49,7 @@ func (r *readiness) forked(id, pid int) {
 	r.byPid[pid] = id
 	if r.early[pid] {
 		delete(r.early, pid)
+		r.becomeAware()
 		go r.mark(id)
 		return
 	}
@@ -98,11 +99,8 @@ func (r *readiness) notified(m sdnotify.Message) {
 		return
 	}
 	id := r.workerOf(m.Pid)
-	if m.Ready() && !r.aware {
-		r.aware = true
-		for other := range r.timers {
-			r.cancel(other)
-		}
+	if m.Ready() && id != 0 {
+		r.becomeAware()
 	}
 	switch {
 	case id == 0 && m.Ready() && len(r.early) < maxEarly:
@@ -113,6 +111,25 @@ func (r *readiness) notified(m sdnotify.Message) {
 			go r.mark(id)
 		}
 	}
+}
+
+// becomeAware notes that the program says READY=1: every worker is
+// waited for, and the grace periods stop. r.mu is held.
+func (r *readiness) becomeAware() {
+	if r.aware {
+		return
+	}
+	r.aware = true
+	for other := range r.timers {
+		r.cancel(other)
+	}
+}
+
+// owns reports whether pid is one of these workers, or descends from one.
+func (r *readiness) owns(pid int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.workerOf(pid) != 0
 }
 
 // workerOf finds the worker that pid is, or descends from. r.mu is held.

@@ -7,7 +7,7 @@ import (
 )
 
 // newRoot builds the herd command and its subcommands.
-func newRoot(version string, stdout, stderr io.Writer) *cobra.Command {
+func newRoot(version Build, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "herd",
 		Short: "Run any program as a supervised cluster of worker processes",
@@ -26,6 +26,6 @@ New here? Run 'herd demo'.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
 	root.AddCommand(newRunCmd(), newDemoCmd(), newStatusCmd(), newReloadCmd(), newScaleCmd(), newStopCmd(),
-		newVersionCmd(version), newLogsCmd(), newTopCmd())
+		newVersionCmd(version), newLogsCmd(), newTopCmd(), newLsCmd(), newSystemdCmd())
 	return root
 }

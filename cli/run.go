@@ -31,10 +31,21 @@ TTOU add and remove a worker, TERM and INT stop gracefully (a second one
 kills the workers: exit status 5).
 
 The config file (-c) is YAML with the flags' long names as keys, plus
-command: a list, used when no COMMAND is given; flags win over it.`,
+command: a list, used when no COMMAND is given; flags win over it. Or,
+instead of command, programs: NAME: {command: [...], SETTINGS...} for each
+program of the herd, each supervised on its own, the top-level settings
+being their defaults (env adds to the top's env). --procfile runs each entry
+of a Procfile as a program instead, with --formation's workers (1 each by
+default) and PORT = 5000 + 100 x its index, as foreman sets it.
+
+Without --name, a herd is named after the config's name, else its program
+(node app.js: app), else its config file's or Procfile's directory.`,
 		Example: `  herd run -n 4 -l 127.0.0.1:8080 -- python3 app.py
   herd run -l tcp://0.0.0.0:80 -l unix:/run/app.sock --name api -- ./server
-  herd run -c herd.yaml`,
+  herd run --env-file .env --cwd ./app --log-time -- node server.js
+  herd run --watch --watch-ignore '*.log' -- node app.js   # reload on save, while developing
+  herd run -c herd.yaml
+  herd run --procfile Procfile --formation web=4,worker=2`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Command = args
@@ -43,7 +54,11 @@ command: a list, used when no COMMAND is given; flags win over it.`,
 					return err
 				}
 			}
-			return runHerd(cmd.Context(), *o, cmd.OutOrStdout(), cmd.ErrOrStderr(), nil)
+			specs, err := resolvePrograms(cmd.Flags(), o)
+			if err != nil {
+				return err
+			}
+			return runHerd(cmd.Context(), *o, specs, cmd.OutOrStdout(), cmd.ErrOrStderr(), nil)
 		},
 	}
 	cmd.SetUsageTemplate(cmd.UsageTemplate() + "\n" + exitCodesHelp + "\n")

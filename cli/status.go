@@ -16,11 +16,11 @@ func newStatusCmd() *cobra.Command {
 	o := &runOptions{}
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the workers of a running herd: id, pid, state, restarts, uptime, memory",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			resp, err := call(cmd.Context(), o, control.Request{Cmd: control.CmdStatus})
+		Use:   "status [PROGRAM]",
+		Short: "Show the workers of a running herd (of PROGRAM only, if given): id, pid, state, restarts, uptime, memory",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := call(cmd.Context(), o, control.Request{Cmd: control.CmdStatus, Program: programArg(args)})
 			if err != nil {
 				return err
 			}
@@ -42,18 +42,39 @@ func printStatus(w io.Writer, st *control.Status) error {
 	if st == nil {
 		return fmt.Errorf("status: empty answer")
 	}
-	fmt.Fprintf(w, "herd %q, pid %d, up %s: %s\n", st.Name, st.Pid, roundDuration(time.Since(st.Started)), strings.Join(st.Command, " "))
+	fmt.Fprintln(w, statusHeading(st))
 	if len(st.Listen) > 0 {
 		fmt.Fprintf(w, "listening on %s, policy %s\n", strings.Join(st.Listen, ", "), st.Policy)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	multi := len(st.Programs) > 1
+	if multi {
+		fmt.Fprint(tw, "PROGRAM\t")
+	}
 	fmt.Fprintln(tw, "ID\tPID\tSTATE\tRESTARTS\tUPTIME\tMEMORY")
 	for _, wk := range st.Workers {
+		if multi {
+			fmt.Fprintf(tw, "%s\t", wk.Program)
+		}
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%s\t%s\n", wk.ID, wk.Pid, wk.State, wk.Restarts,
 			roundDuration(time.Duration(wk.Uptime*float64(time.Second))), formatBytes(wk.RSS))
 	}
 	return tw.Flush()
+}
+
+// statusHeading is the first line of herd status and herd top: the herd,
+// and its command or its programs.
+func statusHeading(st *control.Status) string {
+	what := strings.Join(st.Command, " ")
+	if len(st.Programs) > 1 {
+		names := make([]string, len(st.Programs))
+		for i, p := range st.Programs {
+			names[i] = p.Name
+		}
+		what = "programs " + strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("herd %q, pid %d, up %s: %s", st.Name, st.Pid, roundDuration(time.Since(st.Started)), what)
 }
 
 // roundDuration shortens a duration for people: 3m12s, 2h5m, 4d3h.

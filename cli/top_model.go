@@ -19,8 +19,8 @@ var sparkRunes = []rune("▁▂▃▄▅▆▇█")
 type topModel struct {
 	st   *control.Status
 	rows []topRow
-	prev map[int]topSample // the last sample of each worker, by id
-	hist map[int][]float64 // each worker's last connection rates, oldest first
+	prev map[string]topSample // the last sample of each worker, by rowKey
+	hist map[string][]float64 // each worker's last connection rates, oldest first
 }
 
 // topSample is what a rate is computed from.
@@ -38,26 +38,27 @@ type topRow struct {
 }
 
 func newTopModel() *topModel {
-	return &topModel{prev: map[int]topSample{}, hist: map[int][]float64{}}
+	return &topModel{prev: map[string]topSample{}, hist: map[string][]float64{}}
 }
 
 // update takes a new status; workers that are gone are forgotten.
 func (m *topModel) update(st *control.Status, now time.Time) {
 	m.st, m.rows = st, m.rows[:0]
-	seen := map[int]bool{}
+	seen := map[string]bool{}
 	for _, w := range st.Workers {
-		seen[w.ID] = true
+		key := rowKey(w)
+		seen[key] = true
 		r := topRow{Worker: w}
 		cur := topSample{at: now, cpu: w.CPU, handed: w.Handed}
-		if p, ok := m.prev[w.ID]; ok && now.Sub(p.at) > 0 {
+		if p, ok := m.prev[key]; ok && now.Sub(p.at) > 0 {
 			secs := now.Sub(p.at).Seconds()
 			r.cpuPct = 100 * (w.CPU - p.cpu) / secs
 			r.rate = float64(w.Handed-p.handed) / secs
-			m.hist[w.ID] = appendRate(m.hist[w.ID], r.rate)
+			m.hist[key] = appendRate(m.hist[key], r.rate)
 		} else if w.Uptime > 0 {
 			r.cpuPct = 100 * w.CPU / w.Uptime // the first sample: the average so far
 		}
-		m.prev[w.ID] = cur
+		m.prev[key] = cur
 		m.rows = append(m.rows, r)
 	}
 	for id := range m.prev {
@@ -66,6 +67,15 @@ func (m *topModel) update(st *control.Status, now time.Time) {
 			delete(m.hist, id)
 		}
 	}
+}
+
+// rowKey names a worker across programs: web.1, or 1 for a worker of
+// no program (an older herd).
+func rowKey(w control.Worker) string {
+	if w.Program == "" {
+		return strconv.Itoa(w.ID)
+	}
+	return w.Program + "." + strconv.Itoa(w.ID)
 }
 
 func appendRate(h []float64, r float64) []float64 {
@@ -78,7 +88,7 @@ func appendRate(h []float64, r float64) []float64 {
 
 // spark draws a worker's rate history on the scale of the busiest
 // worker, so that sparklines compare.
-func (m *topModel) spark(id int) string {
+func (m *topModel) spark(key string) string {
 	top := 0.0
 	for _, h := range m.hist {
 		for _, v := range h {
@@ -86,7 +96,7 @@ func (m *topModel) spark(id int) string {
 		}
 	}
 	var b strings.Builder
-	for _, v := range m.hist[id] {
+	for _, v := range m.hist[key] {
 		i := 0
 		if top > 0 {
 			i = int(v / top * float64(len(sparkRunes)-1))
@@ -109,20 +119,27 @@ func (m *topModel) cells(r topRow) []string {
 	if r.Suspect {
 		state += "?"
 	}
-	return []string{strconv.Itoa(r.ID), strconv.Itoa(r.Pid), state, fmt.Sprintf("%.1f%%", r.cpuPct),
+	id := strconv.Itoa(r.ID)
+	if len(m.st.Programs) > 1 {
+		id = rowKey(r.Worker)
+	}
+	return []string{id, strconv.Itoa(r.Pid), state, fmt.Sprintf("%.1f%%", r.cpuPct),
 		formatBytes(r.RSS), conns, strconv.FormatInt(r.Handed, 10), fmt.Sprintf("%.1f", r.rate),
-		strconv.Itoa(r.Restarts), roundDuration(time.Duration(r.Uptime * float64(time.Second))), m.spark(r.ID)}
+		strconv.Itoa(r.Restarts), roundDuration(time.Duration(r.Uptime * float64(time.Second))), m.spark(rowKey(r.Worker))}
 }
 
 // heading describes the herd in a few lines.
 func (m *topModel) heading() []string {
 	st := m.st
 	lines := []string{
-		fmt.Sprintf("herd %q, pid %d, up %s: %s", st.Name, st.Pid, roundDuration(time.Since(st.Started)), strings.Join(st.Command, " ")),
+		statusHeading(st),
 		fmt.Sprintf("%d workers (desired %d), policy %s", len(st.Workers), st.Desired, st.Policy),
 	}
 	if len(st.Listen) > 0 {
 		lines[1] += ", listening on " + strings.Join(st.Listen, ", ")
+	}
+	if len(st.Programs) > 1 {
+		lines[1] = programsLine(st.Programs)
 	}
 	var extra []string
 	if st.Metrics != "" {
@@ -135,4 +152,14 @@ func (m *topModel) heading() []string {
 		lines = append(lines, strings.Join(extra, ", "))
 	}
 	return lines
+}
+
+// programsLine says, for a herd of several programs, each one's workers
+// and policy.
+func programsLine(progs []control.Program) string {
+	parts := make([]string, len(progs))
+	for i, p := range progs {
+		parts[i] = fmt.Sprintf("%s: %d workers (desired %d), policy %s", p.Name, len(p.Workers), p.Desired, p.Policy)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -123,9 +123,9 @@ type watchdog struct {
 }
 
 // watch tells the watchdog about worker process groups as workers start
-// and exit, and the keeper of their descendants about the workers. It
-// runs on the cluster's loop, from onEvent.
-func (h *herd) watch(e cluster.Event) {
+// and exit, and the keeper of their descendants about the workers (by
+// their key in h.keys). It runs on program's cluster loop, from onEvent.
+func (h *herd) watch(program string, e cluster.Event) {
 	if e.Pid <= 0 || (e.Type != cluster.EventFork && e.Type != cluster.EventExit) {
 		return
 	}
@@ -136,6 +136,7 @@ func (h *herd) watch(e cluster.Event) {
 		h.wd.group(e.Pid, -1)
 	}
 	if h.keeper != nil {
+		e.WorkerID = h.keys.get(program, e.WorkerID, e.Type == cluster.EventExit)
 		h.keeper.event(e, h.wd.pid())
 	}
 }

@@ -246,13 +246,13 @@ func TestWatchdogFallback(t *testing.T) {
 func TestHerdWatchdog(t *testing.T) {
 	a, b := startGroup(t), startGroup(t)
 	h := &herd{exe: "/nonexistent/herd", log: slog.New(slog.DiscardHandler)}
-	h.watch(cluster.Event{Type: cluster.EventExit, Pid: a.pgid})
+	h.watch("", cluster.Event{Type: cluster.EventExit, Pid: a.pgid})
 	if h.wd.tried {
 		t.Fatal("an exit started the watchdog")
 	}
-	h.watch(cluster.Event{Type: cluster.EventFork, Pid: a.pgid})
-	h.watch(cluster.Event{Type: cluster.EventFork, Pid: b.pgid})
-	h.watch(cluster.Event{Type: cluster.EventExit, Pid: b.pgid})
+	h.watch("", cluster.Event{Type: cluster.EventFork, Pid: a.pgid})
+	h.watch("", cluster.Event{Type: cluster.EventFork, Pid: b.pgid})
+	h.watch("", cluster.Event{Type: cluster.EventExit, Pid: b.pgid})
 	if h.wd.w == nil {
 		t.Skip("no watchdog (no /bin/sh)")
 	}
@@ -263,7 +263,7 @@ func TestHerdWatchdog(t *testing.T) {
 	}
 	a.alive(t)
 	b.alive(t)
-	h.watch(cluster.Event{Type: cluster.EventFork, Pid: b.pgid})
+	h.watch("", cluster.Event{Type: cluster.EventFork, Pid: b.pgid})
 	if h.wd.w != nil {
 		t.Error("a watchdog started after stopWatchdog")
 	}

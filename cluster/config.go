@@ -27,11 +27,17 @@ const (
 	// LeastConn: as RoundRobin, to the worker with the fewest open
 	// connections.
 	LeastConn
+	// Sticky: as RoundRobin, to the worker of the slot that a hash of the
+	// client's identity picks (Config.StickyHeader, Config.ProxyProtocol;
+	// by default its address), so that a client's connections reach the
+	// same worker, and its slot's successor after a reload (sticky.go).
+	Sticky
 )
 
-var policyNames = []string{"rr", "shared", "reuseport", "leastconn"}
+var policyNames = []string{"rr", "shared", "reuseport", "leastconn", "sticky"}
 
-// String returns the policy's short name: rr, shared, reuseport, leastconn.
+// String returns the policy's short name: rr, shared, reuseport,
+// leastconn, sticky.
 func (p Policy) String() string {
 	if p >= 0 && int(p) < len(policyNames) {
 		return policyNames[p]
@@ -51,8 +57,10 @@ func ParsePolicy(s string) (Policy, error) {
 		return ReusePort, nil
 	case "leastconn", "least-conn":
 		return LeastConn, nil
+	case "sticky":
+		return Sticky, nil
 	}
-	return 0, fmt.Errorf("cluster: unknown policy %q (want rr, shared, reuseport or leastconn)", s)
+	return 0, fmt.Errorf("cluster: unknown policy %q (want rr, shared, reuseport, leastconn or sticky)", s)
 }
 
 // Defaults used for zero Config fields.
@@ -66,6 +74,8 @@ const (
 	DefaultIdleGrace     = time.Second
 	DefaultMaxMessage    = 1 << 20  // the longest message a worker may send: 1 MiB
 	DefaultMaxQueue      = 16 << 20 // the bytes that may wait to be written to one worker: 16 MiB
+	// DefaultIdentifyTimeout is Config.IdentifyTimeout's default.
+	DefaultIdentifyTimeout = time.Second
 )
 
 // Config says how to run a cluster. The zero value runs one worker per CPU
@@ -81,6 +91,25 @@ type Config struct {
 	MaxWorkers int
 	// Policy is how connections are spread; the zero value is RoundRobin.
 	Policy Policy
+	// StickyHeader, under Sticky, names the HTTP request header whose
+	// value identifies a client (X-Forwarded-For, X-Real-IP: behind a
+	// proxy every connection comes from the proxy's address). The primary
+	// reads it from the connection's first request with MSG_PEEK, leaving
+	// the request for the worker, within the first identifyMaxBytes bytes
+	// and IdentifyTimeout; without it, or past either bound, the client's
+	// address identifies it. Empty: the address.
+	StickyHeader string
+	// ProxyProtocol makes the primary read and strip a PROXY protocol
+	// header (v1 or v2, as HAProxy, nginx and cloud load balancers send)
+	// from every round-robin, least-connections or sticky connection
+	// before a worker gets it; under Sticky its source address is the
+	// client's. A connection without a valid header within
+	// IdentifyTimeout is closed.
+	ProxyProtocol bool
+	// IdentifyTimeout bounds how long the primary waits for a connection's
+	// first bytes when StickyHeader or ProxyProtocol needs them; 0 means
+	// DefaultIdentifyTimeout.
+	IdentifyTimeout time.Duration
 	// Listen lists addresses Run binds before it forks any worker (a
 	// failure is ErrListen), registered as a worker's Listen of the same
 	// network and address would: workers that speak herd's protocol share
@@ -231,6 +260,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxQueue <= 0 {
 		c.MaxQueue = DefaultMaxQueue
 	}
+	c.IdentifyTimeout = orDefault(c.IdentifyTimeout, DefaultIdentifyTimeout)
 	if c.IdleGrace == 0 {
 		c.IdleGrace = DefaultIdleGrace
 	}

@@ -34,12 +34,17 @@ type dispatcher struct {
 	next  atomic.Uint64
 	set   atomic.Pointer[[]router]
 
+	keys  *stickyKeys // Sticky: each owned connection's identity; else nil
+	ident *identifier // identifies connections before routing; nil: none
+
 	mu      sync.Mutex
 	pending []int // accepted connections waiting for a worker
 	done    chan struct{}
 }
 
-func newDispatcher(s *socket, least bool) (*dispatcher, error) {
+// newDispatcher starts the dispatcher of socket s for the cluster's
+// policy (s.mode says least-connections) and identification settings.
+func newDispatcher(s *socket, cfg *Config) (*dispatcher, error) {
 	fd, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -48,7 +53,11 @@ func newDispatcher(s *socket, least bool) (*dispatcher, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	d := &dispatcher{key: s.key, least: least, file: os.NewFile(uintptr(fd), s.key), done: make(chan struct{})}
+	d := &dispatcher{key: s.key, least: s.mode == modeLeastConn, file: os.NewFile(uintptr(fd), s.key),
+		ident: newIdentifier(cfg), done: make(chan struct{})}
+	if cfg.Policy == Sticky {
+		d.keys = newStickyKeys()
+	}
 	empty := []router{}
 	d.set.Store(&empty)
 	go d.acceptLoop()
@@ -79,11 +88,31 @@ func (d *dispatcher) acceptLoop() {
 }
 
 func (d *dispatcher) acceptBatch(lfd int) error {
+	if d.keys != nil || d.ident != nil {
+		return d.acceptKeyed(lfd)
+	}
 	for {
 		fd, err := accept4(lfd)
 		switch {
 		case err == nil:
 			d.route(fd, nil)
+		case err == unix.EINTR || err == unix.ECONNABORTED:
+		default:
+			return err
+		}
+	}
+}
+
+// acceptKeyed is acceptBatch for Sticky and for identified connections:
+// it takes each peer's address, then identifies or routes.
+func (d *dispatcher) acceptKeyed(lfd int) error {
+	for {
+		fd, key, err := accept4Key(lfd)
+		switch {
+		case err == nil && d.ident != nil:
+			d.identify(fd, key)
+		case err == nil:
+			d.routeKey(fd, key)
 		case err == unix.EINTR || err == unix.ECONNABORTED:
 		default:
 			return err
@@ -110,7 +139,7 @@ func closeTaken(fd int) {
 
 // route hands fd to the next worker other than skip, or parks it.
 func (d *dispatcher) route(fd int, skip router) {
-	w := d.pick(skip)
+	w := d.pick(fd, skip)
 	if w == nil {
 		d.park(fd, skip)
 		return
@@ -122,18 +151,30 @@ func (d *dispatcher) route(fd int, skip router) {
 // is closed; else fd goes to another worker.
 func (d *dispatcher) handedOff(fd int, w router, taken bool) {
 	if taken {
+		d.forget(fd)
 		closeTaken(fd)
 		return
 	}
 	d.route(fd, w)
 }
 
-// pick chooses a worker: the next in turn, or the least loaded.
-func (d *dispatcher) pick(skip router) router {
+// forget drops fd's sticky key before fd is closed.
+func (d *dispatcher) forget(fd int) {
+	if d.keys != nil {
+		d.keys.forget(fd)
+	}
+}
+
+// pick chooses a worker for fd: the next in turn, the least loaded, or
+// the one its sticky key picks.
+func (d *dispatcher) pick(fd int, skip router) router {
 	set := *d.set.Load()
 	n := len(set)
 	if n == 0 || (n == 1 && set[0] == skip) {
 		return nil
+	}
+	if d.keys != nil {
+		return stickyPick(set, d.keys.key(fd), skip)
 	}
 	start := d.next.Add(1)
 	if d.least {
@@ -173,6 +214,7 @@ func (d *dispatcher) park(fd int, skip router) {
 	}
 	defer d.mu.Unlock()
 	if len(d.pending) >= maxPending {
+		d.forget(fd)
 		unix.Close(fd)
 		return
 	}
@@ -195,12 +237,17 @@ func (d *dispatcher) update(set []router) {
 	}
 }
 
-// close stops accepting and closes every parked connection.
+// close stops accepting, waits for the connections being identified
+// (each within its timeout), and closes every parked connection.
 func (d *dispatcher) close() {
 	d.file.Close()
 	<-d.done
+	if d.ident != nil {
+		d.ident.wg.Wait()
+	}
 	d.mu.Lock()
 	for _, fd := range d.pending {
+		d.forget(fd)
 		unix.Close(fd)
 	}
 	d.pending = nil

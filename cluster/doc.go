@@ -20,7 +20,10 @@
 //
 // Scheduling (Config.Policy): RoundRobin, the default, has the primary
 // accept and hand each connection to the next ready worker; LeastConn
-// picks the worker with the fewest open connections; Shared gives every
+// picks the worker with the fewest open connections; Sticky sends each
+// client (its address, Config.StickyHeader, or its PROXY protocol address)
+// to the worker of the slot that rendezvous hashing picks, so that
+// session-bound protocols (socket.io's long-polling) work; Shared gives every
 // worker the same listening socket and lets the kernel pick; ReusePort
 // gives each worker a socket of its own in one SO_REUSEPORT group
 // (SO_REUSEPORT_LB on FreeBSD; on macOS, whose kernel does not balance a

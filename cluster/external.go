@@ -85,11 +85,11 @@ func (s *socket) activationFile(name string) (*os.File, error) {
 // ensureDispatcher starts the round-robin dispatcher of a socket bound
 // before Run (Config.Listen) when the first worker asks for it: until then
 // workers that do not speak herd's protocol accept on it themselves.
-func (s *socket) ensureDispatcher() error {
+func (s *socket) ensureDispatcher(cfg *Config) error {
 	if s.disp != nil || (s.mode != modeRR && s.mode != modeLeastConn) {
 		return nil
 	}
-	d, err := newDispatcher(s, s.mode == modeLeastConn)
+	d, err := newDispatcher(s, cfg)
 	if err != nil {
 		return err
 	}

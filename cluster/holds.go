@@ -17,9 +17,10 @@ const maxNodeData = 4 << 10
 // A socket the primary bound because a worker asked for it lives as long
 // as a worker holds it, as in Node's primary: each worker holds the
 // sockets it was given (herd's listen, Node's queryServer) until it exits
-// or (Node) closes its last server on it. A worker that crashes leaves its
-// sockets to its slot until the slot's next worker is ready, so a port
-// outlives a restart as it outlives a reload. Config.Listen's sockets are
+// or (Node) closes its last server on it. A worker that exits while no
+// other worker of its slot is ready (a crash, a Leave) leaves its sockets
+// to the slot until the slot's next worker is ready, so a port outlives a
+// restart as it outlives a reload. Config.Listen's sockets are
 // the primary's own and stay open until Run returns.
 
 // hold gives worker m socket s, within Config.MaxWorkerSockets distinct
@@ -80,17 +81,36 @@ func (p *Primary) dropUnheld(s *socket) {
 	s.close()
 }
 
-// dropHolds releases the sockets of an exited worker; a worker whose
-// slot gets a new one (it crashed) leaves them to the slot instead, until
-// that worker is ready.
+// dropHolds releases the sockets of an exited worker, unless its slot
+// has no ready worker left (a crash, a Leave or a replacement whose
+// successor is still starting): then the slot keeps them until its next
+// worker is ready, so that a port outlives the change of worker.
 func (p *Primary) dropHolds(m *member) {
 	sl := p.slots[m.slot]
-	if sl == nil || sl.current != m || m.expected || p.stopping {
+	if sl == nil || p.stopping || p.slotServing(m) {
 		p.releaseAll(m.holds)
 		return
 	}
-	p.releaseAll(sl.holds)
-	sl.holds = m.holds
+	if sl.holds == nil {
+		sl.holds = map[string]bool{}
+	}
+	for key := range m.holds {
+		if sl.holds[key] {
+			p.release(key) // the slot holds it already
+		} else {
+			sl.holds[key] = true
+		}
+	}
+}
+
+// slotServing reports whether a worker other than m serves m's slot.
+func (p *Primary) slotServing(m *member) bool {
+	for _, o := range p.members {
+		if o != m && o.slot == m.slot && o.state == StateReady {
+			return true
+		}
+	}
+	return false
 }
 
 // dropSlotHolds releases what a slot's previous worker left it.

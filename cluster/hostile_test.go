@@ -82,6 +82,18 @@ func TestHostileWorkerNeverReads(t *testing.T) {
 		t.Fatalf("worker 1 was cut off with %v, want ErrQueueFull", e.Err)
 	}
 	t.Logf("logged: %s", e)
+	listenErrs := 0
+	for _, e := range h.eventsOf(cluster.EventError) {
+		if e.WorkerID == 1 && e.Addr != "" {
+			listenErrs++
+			if n := len(e.String()); n > 2048 {
+				t.Errorf("a listen error's log line is %d bytes: the address is not clipped", n)
+			}
+		}
+	}
+	if listenErrs > 20 {
+		t.Errorf("%d listen errors of worker 1 logged, want at most 20", listenErrs)
+	}
 	h.waitReady(1) // worker 1's replacement
 	var good cluster.WorkerInfo
 	for _, w := range h.workersWithin(10 * time.Second) {

@@ -22,19 +22,48 @@ const failedStartGrace = startGrace
 // names the address. A port another program holds thus ends in a give-up,
 // not in an endless loop of workers that wait for a socket they never get.
 func (p *Primary) listenFailed(m *member, network, address string, err error) {
-	where := network + " " + address
+	where := network + " " + clip(address, maxLoggedAddr)
 	cause := listenCause(err)
 	errno := "EINVAL"
 	if n := errnoOf(err); n != 0 {
 		errno = unix.ErrnoName(syscall.Errno(n))
 	}
-	p.emit(Event{Type: EventError, WorkerID: m.id, Pid: m.cmd.Pid(), Addr: where, Detail: "errno=" + errno,
-		Err: fmt.Errorf("cluster: worker %d cannot listen on %s: %w", m.id, where, cause)})
+	if m.listenErrs++; m.listenErrs <= maxListenErrLogs {
+		detail := "errno=" + errno
+		if m.listenErrs == maxListenErrLogs {
+			detail += "; its further listen errors are not logged"
+		}
+		p.emit(Event{Type: EventError, WorkerID: m.id, Pid: m.cmd.Pid(), Addr: where, Detail: detail,
+			Err: fmt.Errorf("cluster: worker %d cannot listen on %s: %w", m.id, where, clipErr(cause))})
+	}
 	if m.state != StateStarting || m.startErr != nil {
 		return
 	}
-	m.startErr = fmt.Errorf("worker %d could not listen on %s: %w", m.id, where, cause)
+	m.startErr = fmt.Errorf("worker %d could not listen on %s: %w", m.id, where, clipErr(cause))
 	p.after(failedStartGrace, control{f: func() { p.failedStart(m) }, done: make(chan struct{})})
+}
+
+// A worker chooses the addresses it asks for and how often it fails: what
+// the primary logs of its listen errors is bounded.
+const (
+	maxLoggedAddr    = 256 // bytes of an address in a log line
+	maxListenErrLogs = 20  // listen errors logged per worker
+)
+
+// clip cuts s to at most n bytes, saying so.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:n], len(s))
+}
+
+// clipErr is err with its message clipped to a log line's share.
+func clipErr(err error) error {
+	if msg := err.Error(); len(msg) > 2*maxLoggedAddr {
+		return errors.New(clip(msg, 2*maxLoggedAddr))
+	}
+	return err
 }
 
 // listenCause is the part of a listen error that the address does not

@@ -61,8 +61,9 @@ type member struct {
 	handed atomic.Int64 // connections it acknowledged
 	closed atomic.Int64 // connections it reported closed
 
-	counts memberCounts // messages (stats.go)
-	health memberHealth // loop-owned: heartbeats, memory (health.go)
+	counts     memberCounts // messages (stats.go)
+	health     memberHealth // loop-owned: heartbeats, memory (health.go)
+	listenErrs int          // listen errors returned to it (listen_fail.go)
 }
 
 func (m *member) info(restarts int) WorkerInfo {
@@ -199,6 +200,9 @@ func (p *Primary) watchMember(m *member) {
 func (p *Primary) forwardMessages(m *member) {
 	for msg := range m.cmd.Channel().Messages() {
 		m.counts.userIn.Add(1)
+		if m.node != nil && p.relay.take(m, msg) {
+			continue
+		}
 		if p.cfg.OnMessage == nil {
 			msg.CloseHandle()
 			continue

@@ -65,7 +65,7 @@ func (p *Primary) nodeSocket(q *nodeIn) (*socket, error) {
 	}
 	if _, port, _ := net.SplitHostPort(address); port != "0" || jsText(q.Index) == "0" {
 		if s := p.samePort(network, address); s != nil {
-			return s, s.ensureDispatcher()
+			return s, s.ensureDispatcher(&p.cfg)
 		}
 		return p.socketFor(network, address)
 	}
@@ -78,11 +78,9 @@ func (p *Primary) nodeSocket(q *nodeIn) (*socket, error) {
 		return nil, err
 	}
 	s.key = key
-	if s.mode == modeRR || s.mode == modeLeastConn {
-		if s.disp, err = newDispatcher(s, s.mode == modeLeastConn); err != nil {
-			s.close()
-			return nil, err
-		}
+	if err := s.ensureDispatcher(&p.cfg); err != nil {
+		s.close()
+		return nil, err
 	}
 	p.sockets[key] = s
 	return s, nil

@@ -56,6 +56,7 @@ type Primary struct {
 	primaryNoticed bool // the notice of node_start.go was given
 
 	state *statebroker.Broker // the embedded store (state.go); nil when disabled
+	relay *relay              // messages between Node workers (relay.go)
 
 	totals Totals // counters, exited workers included (stats.go)
 }
@@ -92,6 +93,7 @@ type (
 func New(cfg Config) *Primary {
 	cfg = cfg.withDefaults()
 	return &Primary{
+		relay:   newRelay(func(s string) { cfg.Logger.Warn("cluster: " + s) }, cfg.MaxQueue),
 		cfg:     cfg,
 		inbox:   make(chan any, 256),
 		done:    make(chan struct{}),

@@ -110,7 +110,7 @@ func (p *Primary) sendSocket(m *member, s *socket, reply *msg) error {
 func (p *Primary) socketFor(network, address string) (*socket, error) {
 	key := sockKey(network, address)
 	if s := p.sockets[key]; s != nil {
-		if err := s.ensureDispatcher(); err != nil {
+		if err := s.ensureDispatcher(&p.cfg); err != nil {
 			return nil, err
 		}
 		return s, nil
@@ -119,11 +119,9 @@ func (p *Primary) socketFor(network, address string) (*socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.mode == modeRR || s.mode == modeLeastConn {
-		if s.disp, err = newDispatcher(s, s.mode == modeLeastConn); err != nil {
-			s.close()
-			return nil, err
-		}
+	if err := s.ensureDispatcher(&p.cfg); err != nil {
+		s.close()
+		return nil, err
 	}
 	p.sockets[key] = s
 	return s, nil
@@ -153,7 +151,7 @@ func (p *Primary) requeue(m *member, key string, im *ipc.Message) {
 		return
 	}
 	m.handed.Add(-1)
-	s.disp.route(fd, m)
+	s.disp.reroute(fd, m)
 }
 
 // dupOf returns a duplicate of a received connection's descriptor.

@@ -24,6 +24,7 @@ func (p *Primary) startSlot(s int) {
 // admit registers a freshly forked worker.
 func (p *Primary) admit(m *member) {
 	p.members[m.id] = m
+	p.relay.setPeers(p.members)
 	p.emit(p.memberEvt(EventFork, m))
 	if p.cfg.Readiness == ReadyOnStart {
 		p.markReady(m)
@@ -62,6 +63,7 @@ func (p *Primary) exited(m *member, ev proc.Event) {
 	m.cmd.SignalGroup(syscall.SIGKILL) // grandchildren left behind
 	p.state.DisconnectOwner(m.id)      // even if a grandchild holds its socket
 	delete(p.members, m.id)
+	p.relay.setPeers(p.members)
 	p.dropHolds(m)
 	p.retire(m)
 	p.refreshRouting()

@@ -67,6 +67,9 @@ func call(ctx context.Context, path string, req Request) (*Response, error) {
 	if err := json.Unmarshal(line, &resp); err != nil {
 		return nil, fmt.Errorf("control: bad answer from %s: %w", path, err)
 	}
+	if !resp.OK && resp.BadRequest {
+		return &resp, BadRequest(errors.New(resp.Error))
+	}
 	if !resp.OK {
 		return &resp, errors.New(resp.Error)
 	}

@@ -17,14 +17,20 @@ import (
 func TestMain(m *testing.M) { testutil.Main(m, nil) }
 
 // handler records what it was asked.
-type handler struct{ scaled int }
+type handler struct {
+	scaled  int
+	program string // the program of the last scale
+}
 
-func (h *handler) Status() (*control.Status, error) {
+func (h *handler) Status(program string) (*control.Status, error) {
+	if program != "" {
+		return nil, control.BadRequest(errors.New("no program " + program))
+	}
 	return &control.Status{Name: "t", Workers: []control.Worker{{ID: 1, Pid: 42, State: "ready"}}}, nil
 }
-func (h *handler) Reload() error { return errors.New("no reload today") }
-func (h *handler) Scale(n int) error {
-	h.scaled = n
+func (h *handler) Reload(string) error { return errors.New("no reload today") }
+func (h *handler) Scale(program string, n int) error {
+	h.scaled, h.program = n, program
 	return nil
 }
 func (h *handler) Stop() error { return nil }
@@ -69,10 +75,16 @@ func TestRequests(t *testing.T) {
 	if err != nil || resp.Status == nil || resp.Status.Workers[0].Pid != 42 {
 		t.Fatalf("status: %+v, %v", resp, err)
 	}
+	if _, err := call(t, path, control.Request{Cmd: control.CmdScale, N: 2, Program: "web"}); err != nil || h.scaled != 2 || h.program != "web" {
+		t.Fatalf("scale web 2: %v, scaled %d %q", err, h.scaled, h.program)
+	}
 	if _, err := call(t, path, control.Request{Cmd: control.CmdScale, N: 3}); err != nil || h.scaled != 3 {
 		t.Fatalf("scale: %v, scaled to %d", err, h.scaled)
 	}
-	if _, err := call(t, path, control.Request{Cmd: control.CmdReload}); err == nil || err.Error() != "no reload today" {
+	if _, err := call(t, path, control.Request{Cmd: control.CmdStatus, Program: "x"}); !errors.Is(err, control.ErrBadRequest) || err.Error() != "no program x" {
+		t.Fatalf("status of a bad program: %v, want a bad request", err)
+	}
+	if _, err := call(t, path, control.Request{Cmd: control.CmdReload}); err == nil || err.Error() != "no reload today" || errors.Is(err, control.ErrBadRequest) {
 		t.Fatalf("reload: %v, want the handler's error", err)
 	}
 	if _, err := call(t, path, control.Request{Cmd: "dance"}); err == nil || !strings.Contains(err.Error(), "unknown command") {

@@ -14,11 +14,36 @@ import (
 // $XDG_RUNTIME_DIR/herd/NAME.sock when XDG_RUNTIME_DIR is set, else
 // /tmp/herd-UID/NAME.sock.
 func DefaultPath(name string) string {
-	dir := filepath.Join(os.TempDir(), "herd-"+strconv.Itoa(os.Getuid()))
+	return filepath.Join(DefaultDir(), name+".sock")
+}
+
+// DefaultDir is the directory of this user's control sockets, where
+// DefaultPath puts them: $XDG_RUNTIME_DIR/herd, else /tmp/herd-UID.
+func DefaultDir() string {
 	if rt := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(rt) {
-		dir = filepath.Join(rt, "herd")
+		return filepath.Join(rt, "herd")
 	}
-	return filepath.Join(dir, name+".sock")
+	return filepath.Join(os.TempDir(), "herd-"+strconv.Itoa(os.Getuid()))
+}
+
+// Names lists, sorted, the names of the herds whose control sockets are
+// in DefaultDir, served or stale; none when the directory is missing.
+func Names() ([]string, error) {
+	ents, err := os.ReadDir(DefaultDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".sock")
+		if ok && e.Type()&os.ModeSocket != 0 && CheckName(name) == nil {
+			names = append(names, name)
+		}
+	}
+	return names, nil
 }
 
 // CheckName reports whether name can name a herd (and its socket file).

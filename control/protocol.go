@@ -1,6 +1,9 @@
 package control
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // The commands of a Request.
 const (
@@ -17,14 +20,20 @@ const maxResponse = 1 << 20
 type Request struct {
 	Cmd string `json:"cmd"`
 	N   int    `json:"n,omitempty"` // scale: the number of workers
+	// Program, if set, names the one program of the herd that status,
+	// reload and scale are about; "" means every program (scale: the
+	// only one).
+	Program string `json:"program,omitempty"`
 }
 
 // Response is herd's answer to a Request.
 type Response struct {
-	OK     bool    `json:"ok"`
-	Error  string  `json:"error,omitempty"`
-	Busy   bool    `json:"busy,omitempty"`   // refused for too many connections: try again
-	Status *Status `json:"status,omitempty"` // status only
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	Busy  bool   `json:"busy,omitempty"` // refused for too many connections: try again
+	// BadRequest: the request was wrong (ErrBadRequest), not herd.
+	BadRequest bool    `json:"bad_request,omitempty"`
+	Status     *Status `json:"status,omitempty"` // status only
 }
 
 // Status describes a running herd.
@@ -43,11 +52,26 @@ type Status struct {
 	// counts (this request's included), to watch it for leaks.
 	Goroutines int `json:"goroutines,omitempty"`
 	FDs        int `json:"fds,omitempty"`
+	// Programs are the herd's programs, in the order they were given,
+	// each with its own workers (also listed, together, in Workers).
+	Programs []Program `json:"programs"`
+}
+
+// Program describes one program of a herd: a command supervised on its
+// own, with its own workers and settings.
+type Program struct {
+	Name    string   `json:"name"`
+	Command []string `json:"command"`
+	Policy  string   `json:"policy"`
+	Listen  []string `json:"listen"` // the bound addresses
+	Desired int      `json:"desired"`
+	Workers []Worker `json:"workers"`
 }
 
 // Worker describes one worker process.
 type Worker struct {
-	ID       int       `json:"id"`
+	Program  string    `json:"program"` // the program it runs
+	ID       int       `json:"id"`      // unique within its program`
 	Pid      int       `json:"pid"`
 	State    string    `json:"state"`
 	Restarts int       `json:"restarts"` // restarts of its slot so far
@@ -62,9 +86,24 @@ type Worker struct {
 
 // Handler carries out requests; the server calls it from a goroutine per
 // connection.
+// program is the Request's Program: "" for all (see Request).
 type Handler interface {
-	Status() (*Status, error)
-	Reload() error
-	Scale(n int) error
+	Status(program string) (*Status, error)
+	Reload(program string) error
+	Scale(program string, n int) error
 	Stop() error
 }
+
+// ErrBadRequest is what a Handler's error wraps (BadRequest) when the
+// request itself is wrong, such as a program the herd does not run; the
+// answer says so (Response.BadRequest), and Call's error wraps it too.
+var ErrBadRequest = errors.New("control: bad request")
+
+// BadRequest marks err as the request's fault, keeping its message.
+func BadRequest(err error) error { return badRequest{err} }
+
+type badRequest struct{ err error }
+
+func (b badRequest) Error() string        { return b.err.Error() }
+func (b badRequest) Unwrap() error        { return b.err }
+func (b badRequest) Is(target error) bool { return target == ErrBadRequest }

@@ -158,18 +158,18 @@ func dispatch(h Handler, req Request) *Response {
 	resp := &Response{}
 	switch req.Cmd {
 	case CmdStatus:
-		resp.Status, err = h.Status()
+		resp.Status, err = h.Status(req.Program)
 	case CmdReload:
-		err = h.Reload()
+		err = h.Reload(req.Program)
 	case CmdScale:
-		err = h.Scale(req.N)
+		err = h.Scale(req.Program, req.N)
 	case CmdStop:
 		err = h.Stop()
 	default:
 		err = fmt.Errorf("control: unknown command %q", req.Cmd)
 	}
 	if err != nil {
-		return &Response{Error: err.Error()}
+		return &Response{Error: err.Error(), BadRequest: errors.Is(err, ErrBadRequest)}
 	}
 	resp.OK = true
 	return resp

@@ -57,7 +57,8 @@ type benchOp struct {
 
 // benchDone is the child's report.
 type benchDone struct {
-	Got int `json:"got"`
+	Got int   `json:"got"`
+	CPU int64 `json:"cpu"` // op "cpu": the child's CPU time so far, in ns
 }
 
 // benchMsg is the payload: {"seq":N,"pad":"xx…"}, padded to a fixed
@@ -187,6 +188,8 @@ func childRun(ch *ipc.Channel, op benchOp) error {
 		return ch.Send(benchDone{Got: got})
 	case "source":
 		return sendAll(ch, op)
+	case "cpu":
+		return ch.Send(benchDone{CPU: int64(cpuTime())})
 	case "echo":
 		for range op.N {
 			m, err := ch.Recv()
@@ -319,27 +322,32 @@ func benchChildToParent(b *testing.B, op benchOp) {
 
 // benchPingPong: one 100-byte message in flight, echoed by the child,
 // after pingWarmUp round trips that are not counted (as in node-ipc.js).
+// cpu-µs is the CPU time of both processes per round trip.
 func benchPingPong(b *testing.B) {
 	const pingWarmUp = 2000
 	ch := startChild(b)
-	if err := ch.Send(benchOp{Op: "echo", N: pingWarmUp + b.N}); err != nil {
-		b.Fatal(err)
-	}
 	rtt := make([]time.Duration, pingWarmUp+b.N)
 	pingPong(b, ch, rtt[:pingWarmUp])
+	child0, self0 := childCPU(b, ch), cpuTime()
 	b.ResetTimer()
 	pingPong(b, ch, rtt[pingWarmUp:])
 	b.StopTimer()
+	cpu := cpuTime() - self0 + childCPU(b, ch) - child0
 	rtt = rtt[pingWarmUp:]
 	slices.Sort(rtt)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rtt/s")
 	b.ReportMetric(micros(rtt[len(rtt)/2]), "p50-µs")
 	b.ReportMetric(micros(rtt[len(rtt)*99/100]), "p99-µs")
+	b.ReportMetric(micros(cpu)/float64(b.N), "cpu-µs")
 	b.ReportMetric(0, "ns/op")
 }
 
-// pingPong makes len(rtt) round trips and records their times.
+// pingPong has the child echo len(rtt) messages, and records their
+// round trips.
 func pingPong(b *testing.B, ch *ipc.Channel, rtt []time.Duration) {
+	if err := ch.Send(benchOp{Op: "echo", N: len(rtt)}); err != nil {
+		b.Fatal(err)
+	}
 	for i := range rtt {
 		t0 := time.Now()
 		if err := ch.Send(newMsg(i, small)); err != nil {
@@ -350,6 +358,29 @@ func pingPong(b *testing.B, ch *ipc.Channel, rtt []time.Duration) {
 		}
 		rtt[i] = time.Since(t0)
 	}
+}
+
+// childCPU asks the child for its CPU time so far.
+func childCPU(b *testing.B, ch *ipc.Channel) time.Duration {
+	if err := ch.Send(benchOp{Op: "cpu"}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := ch.Recv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var d benchDone
+	if err := m.Decode(&d); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(d.CPU)
+}
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var u unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &u)
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -25,7 +25,20 @@ type Collector struct {
 
 // NewCollector returns a collector of src.
 func NewCollector(src Source) *Collector {
-	return &Collector{src: src, d: newDescs()}
+	return &Collector{src: src, d: newDescs("")}
+}
+
+// Program is one of several clusters whose metrics are served together:
+// its metrics carry the label program="Name" (none when Name is "").
+type Program struct {
+	Name   string
+	Source Source
+}
+
+// NewProgramCollector returns a collector of p's cluster, its metrics
+// labelled with its name.
+func NewProgramCollector(p Program) *Collector {
+	return &Collector{src: p.Source, d: newDescs(p.Name)}
 }
 
 // Describe sends every metric's description.

@@ -20,9 +20,15 @@ func withWorker(extra ...string) []string {
 	return append(append([]string(nil), workerLabels...), extra...)
 }
 
-func newDescs() descs {
+// newDescs describes the metrics of a cluster; a program, if not "",
+// is the value of a constant program label on each.
+func newDescs(program string) descs {
+	var constLabels prometheus.Labels
+	if program != "" {
+		constLabels = prometheus.Labels{"program": program}
+	}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("herd_"+name, help, labels, nil)
+		return prometheus.NewDesc("herd_"+name, help, labels, constLabels)
 	}
 	return descs{
 		workers:      d("workers", "Live workers by state.", "state"),

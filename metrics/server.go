@@ -25,9 +25,17 @@ var liveHeap = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc
 // NewRegistry returns a registry of src's metrics, plus the process and
 // Go runtime metrics of this process (the primary's own footprint).
 func NewRegistry(src Source) *prometheus.Registry {
+	return NewProgramsRegistry([]Program{{Source: src}})
+}
+
+// NewProgramsRegistry is NewRegistry for several clusters, each with its
+// program label (programs have distinct names, or only one has none).
+func NewProgramsRegistry(progs []Program) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	for _, p := range progs {
+		reg.MustRegister(NewProgramCollector(p))
+	}
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(liveHeap)))
 	return reg
 }
@@ -36,7 +44,11 @@ func NewRegistry(src Source) *prometheus.Registry {
 // uncompressed: the page is small, and a compressor per scrape (some
 // hundred KB each) would make the primary's memory jumpy.
 func Handler(src Source) http.Handler {
-	return promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{MaxRequestsInFlight: 4, DisableCompression: true})
+	return programsHandler([]Program{{Source: src}})
+}
+
+func programsHandler(progs []Program) http.Handler {
+	return promhttp.HandlerFor(NewProgramsRegistry(progs), promhttp.HandlerOpts{MaxRequestsInFlight: 4, DisableCompression: true})
 }
 
 // Server serves the metrics over HTTP at Path.
@@ -48,12 +60,18 @@ type Server struct {
 // Listen binds addr (host:port; port 0 picks one) for src's metrics;
 // Serve serves them.
 func Listen(addr string, src Source) (*Server, error) {
+	return ListenPrograms(addr, []Program{{Source: src}})
+}
+
+// ListenPrograms is Listen for the metrics of several clusters, each
+// labelled with its program's name.
+func ListenPrograms(addr string, progs []Program) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(Path, Handler(src))
+	mux.Handle(Path, programsHandler(progs))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)

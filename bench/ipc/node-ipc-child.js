@@ -12,6 +12,11 @@ function finish() {
 }
 
 function start(m) {
+  if (m.op === 'cpu') {
+    const u = process.cpuUsage();
+    process.send({ cpu: u.user + u.system }); // µs
+    return;
+  }
   op = m;
   got = 0;
   if (op.op === 'source') {

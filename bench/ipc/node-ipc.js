@@ -70,23 +70,40 @@ async function c2p(test, size, n) {
   return rate(test, n, size, sec);
 }
 
-// ping-pong: one 100-byte message in flight, n round trips after warm-up.
+// ping-pong: one 100-byte message in flight, n round trips after warm-up;
+// cpu-µs is the CPU time of both processes per round trip.
 async function pingpong(test, n, warm) {
   const child = startChild();
-  child.send({ op: 'echo', n: n + warm });
+  const cpu = async () => {
+    child.send({ op: 'cpu' });
+    const c = await child.next();
+    const u = process.cpuUsage();
+    return c.cpu + u.user + u.system;
+  };
+  child.send({ op: 'echo', n: warm });
   const rtt = new Float64Array(n);
   let t0 = 0;
-  for (let i = 0; i < n + warm; i++) {
-    if (i === warm) t0 = now();
+  for (let i = 0; i < warm; i++) {
+    child.send(newMsg(i, SMALL));
+    await child.next();
+  }
+  const c0 = await cpu();
+  child.send({ op: 'echo', n });
+  t0 = now();
+  for (let i = 0; i < n; i++) {
     const s = process.hrtime.bigint();
     child.send(newMsg(i, SMALL));
     await child.next();
-    if (i >= warm) rtt[i - warm] = Number(process.hrtime.bigint() - s) / 1e3;
+    rtt[i] = Number(process.hrtime.bigint() - s) / 1e3;
   }
   const sec = now() - t0;
+  const c1 = await cpu();
   await child.stop();
   rtt.sort();
-  return { test, n, sec, 'rtt/s': n / sec, 'p50-µs': rtt[n >> 1], 'p99-µs': rtt[Math.floor((n * 99) / 100)] };
+  return {
+    test, n, sec, 'rtt/s': n / sec, 'p50-µs': rtt[n >> 1], 'p99-µs': rtt[Math.floor((n * 99) / 100)],
+    'cpu-µs': (c1 - c0) / n,
+  };
 }
 
 // startConnector runs the connector against addr; it returns stop().

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the Go <-> Go IPC benchmarks (ipc/bench_test.go) and the Node <->
-# Node ones (node-ipc.js) alternately, exchange by exchange, ROUNDS times
+# Runs the Go <-> Go IPC benchmarks (ipc/bench_test.go), the Node <->
+# Node ones (node-ipc.js) and the C floor of the ping-pong (floor.c: two
+# processes, blocking write/read on a socketpair) alternately, exchange by exchange, ROUNDS times
 # (Go first in odd rounds, Node first in even ones), then prints a
 # markdown table of the medians, the min–max and the Go/Node ratios. The
 # ping-pong and handle tests also run with GOMAXPROCS=1 in the Go
@@ -10,7 +11,7 @@
 #   bench/ipc/run.sh                 # 3 rounds, about 2.5 minutes
 #   ROUNDS=5 OUT=/tmp/ipc bench/ipc/run.sh
 #
-# Needs go and node (v20) on PATH. Raw results stay in $OUT.
+# Needs go, node (v20) and a C compiler (cc) on PATH. Raw results stay in $OUT.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,6 +21,7 @@ OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ipc-bench.XXXXXX")}
 mkdir -p "$OUT"
 
 (cd "$root" && go test -c -o "$OUT/ipc.test" ./ipc/)
+cc -O2 -o "$OUT/floor" "$here/floor.c" # the kernel's floor of the ping-pong
 export CONNECTOR="env HERD_TEST_HELPER=ipc-bench-connector $OUT/ipc.test"
 
 # The exchanges, as Go sub-benchmark patterns and node-ipc.js test names.
@@ -41,6 +43,8 @@ run_go() { # round test
 }
 run_node() { # round test
 	timeout 60 node "$here/node-ipc.js" "$2" >>"$OUT/node-$1.jsonl" 2>>"$OUT/node-$1.err"
+	# The C floor beside Node's ping-pong, in the same moment of the machine.
+	if [ "$2" = pingpong ]; then timeout 60 "$OUT/floor" >>"$OUT/c-$1.jsonl" 2>>"$OUT/c-$1.err"; fi
 }
 
 {

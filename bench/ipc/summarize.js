@@ -21,8 +21,10 @@ const ROWS = [
   ['pingpong', 'pingpong', 'rtt/s', 'ping-pong, 1 message (100 B) in flight: round trips/s'],
   ['pingpong', 'pingpong', 'p50-µs', 'ping-pong round-trip time, median (lower is better)'],
   ['pingpong', 'pingpong', 'p99-µs', 'ping-pong round-trip time, 99th percentile (lower is better)'],
+  ['pingpong', 'pingpong', 'cpu-µs', 'ping-pong, CPU time of both processes per round trip (lower is better)'],
   ['go1:pingpong', 'pingpong', 'p50-µs', 'same, with GOMAXPROCS=1 in both Go processes'],
   ['go1:pingpong', 'pingpong', 'p99-µs', 'same, 99th percentile, GOMAXPROCS=1'],
+  ['go1:pingpong', 'pingpong', 'cpu-µs', 'same, CPU per round trip, GOMAXPROCS=1'],
   ['handles', 'handles', 'conns/s', 'TCP connections accepted and passed to the child (SendHandle, ACK awaited), child closes them'],
   ['go1:handles', 'handles', 'conns/s', 'same, with GOMAXPROCS=1 in both Go processes'],
   ['conns', 'conns', 'conns/s', 'baseline: TCP connections accepted and closed by the parent, nothing passed'],
@@ -78,8 +80,11 @@ function main() {
     node: fs.existsSync(path.join(dir, `node-${r}.jsonl`))
       ? parseNode(fs.readFileSync(path.join(dir, `node-${r}.jsonl`), 'utf8')) : {},
   }));
+  for (const [i, r] of rounds.entries()) runs[i].c = parseNode(read(`c-${r}.jsonl`));
   const load = path.join(dir, 'load.txt');
   const loads = fs.existsSync(load) ? fs.readFileSync(load, 'utf8').trim().split('\n').map((l) => l.split(' ')[1]) : [];
+  const machine = read('machine.txt').split('\n').filter((l) => /^(model name|nproc)/.test(l)).map((l) => l.replace(/\s*:\s*/, ': '));
+  if (machine.length) console.log(`Machine: ${machine.join(', ')}.\n`);
   console.log(`${runs.length} interleaved rounds; median [min–max] over the rounds.` +
     (loads.length ? ` 1-minute load average at the start of each round: ${loads.join(', ')}.` : '') + '\n');
   console.log('| exchange (what was measured) | metric | Go ↔ Go (herd ipc) | Node ↔ Node (json) | Go/Node (ratio of medians [per-round range]) |');
@@ -90,6 +95,27 @@ function main() {
     const per = runs.map((r) => r.go[goTest]?.[metric] / r.node[nodeTest]?.[metric]).filter((x) => Number.isFinite(x));
     const ratio = g.length && n.length ? `${(median(g) / median(n)).toFixed(2)}× [${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}]` : '–';
     console.log(`| ${what} | ${metric} | ${stat(g)} | ${stat(n)} | ${ratio} |`);
+  }
+  floorTable(runs);
+}
+
+// floorTable prints the ping-pong against the C floor (floor.c), each
+// ratio taken in its round.
+function floorTable(runs) {
+  const c = runs.map((r) => r.c?.pingpong).filter(Boolean);
+  if (!c.length) return;
+  console.log('\nPing-pong against the floor (floor.c: two C processes, blocking write/read on a socketpair), same rounds:\n');
+  console.log('| | p50 µs | p99 µs | CPU µs per round trip | p50 / floor\'s | CPU / floor\'s |');
+  console.log('|---|---|---|---|---|---|');
+  const sides = [['C floor', (r) => r.c?.pingpong], ['Go ↔ Go (herd ipc)', (r) => r.go.pingpong],
+    ['Go ↔ Go, GOMAXPROCS=1', (r) => r.go['go1:pingpong']], ['Node ↔ Node', (r) => r.node.pingpong]];
+  for (const [name, get] of sides) {
+    const col = (m) => runs.map((r) => get(r)?.[m]).filter((x) => x !== undefined);
+    const ratio = (m) => {
+      const per = runs.map((r) => get(r)?.[m] / r.c?.pingpong?.[m]).filter((x) => Number.isFinite(x));
+      return per.length ? `${median(per).toFixed(2)}× [${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}]` : '–';
+    };
+    console.log(`| ${name} | ${stat(col('p50-µs'))} | ${stat(col('p99-µs'))} | ${stat(col('cpu-µs'))} | ${ratio('p50-µs')} | ${ratio('cpu-µs')} |`);
   }
 }
 

@@ -4,10 +4,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/herdhq/herd/control"
+	"github.com/herdhq/herd/internal/hostile"
 )
 
 // client makes one connection per request, so every request is a
@@ -96,6 +100,37 @@ func (d *driver) reloadLoop(ctx context.Context) {
 		d.mu.Unlock()
 		return true
 	})
+}
+
+// hostileLoop starts s.hostile hostile workers evenly over the run: it
+// leaves a token naming the next attack and crashes a worker, whose
+// replacement takes the token. An attack counts once a worker took it.
+func (d *driver) hostileLoop(ctx context.Context) {
+	modes := hostile.Modes()
+	paced(ctx, d.s.hostile, d.s.duration, func() bool {
+		mode := modes[len(d.attacks())%len(modes)]
+		token := filepath.Join(d.dir, hostileToken)
+		if os.WriteFile(token+".tmp", []byte(mode), 0o600) != nil || os.Rename(token+".tmp", token) != nil {
+			return false
+		}
+		get(d.url + "exit")
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if _, err := os.Stat(token); os.IsNotExist(err) {
+				d.mu.Lock()
+				d.hostiles = append(d.hostiles, mode)
+				d.mu.Unlock()
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// attacks returns the attacks made so far.
+func (d *driver) attacks() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.hostiles)
 }
 
 // paced calls f until it succeeded n times, the k-th success due at

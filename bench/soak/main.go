@@ -1,6 +1,7 @@
 // Command soak checks that herd's primary keeps a flat footprint: it runs
 // `herd run` over Go workers (this same program) for a long while, under
-// HTTP traffic, crashes, rolling reloads and a stream of IPC messages,
+// HTTP traffic, crashes, rolling reloads, a stream of IPC messages and
+// hostile workers (every attack of internal/hostile, in turn),
 // with --metrics, --log-file and the control socket in use, and compares
 // the primary's resident memory at the end with its memory after a
 // warm-up.
@@ -30,6 +31,7 @@ type settings struct {
 	restarts  int     // worker replacements: half crashes, half reloads
 	messages  int     // user messages from workers to the primary
 	rate      int     // HTTP requests per second, each on a new connection
+	hostile   int     // hostile workers to start over the run (internal/hostile's attacks, in turn)
 	tolerance float64 // allowed growth of the primary's RSS after warm-up
 	herd      string  // the herd binary; built when empty
 }
@@ -42,6 +44,7 @@ func main() {
 	flag.IntVar(&s.restarts, "restarts", 1000, "worker restarts to cause (half crashes, half reloads)")
 	flag.IntVar(&s.messages, "messages", 1_000_000, "IPC messages the workers send the primary")
 	flag.IntVar(&s.rate, "rate", 300, "HTTP requests per second, each on a new connection")
+	flag.IntVar(&s.hostile, "hostile", 40, "hostile workers to start over the run, each making one of internal/hostile's attacks")
 	flag.Float64Var(&s.tolerance, "tolerance", 0.10, "allowed RSS growth of the primary after warm-up")
 	flag.StringVar(&s.herd, "herd", "", "the herd binary (default: go build ./cmd/herd)")
 	flag.Parse()
@@ -51,6 +54,7 @@ func main() {
 	}
 	if *short {
 		s.duration, s.restarts, s.messages = 40*time.Second, 60, 40_000
+		s.hostile = min(s.hostile, 8)
 	}
 	s.warmup = max(s.duration/10, 10*time.Second)
 	log.SetFlags(log.Ltime)

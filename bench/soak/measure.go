@@ -74,6 +74,7 @@ type result struct {
 	connections      int   // connections it handed over
 	requests, failed int
 	crashes, reloads int
+	hostiles         []string   // the hostile attacks made
 	goroutines, live [2]float64 // the primary's goroutines and live heap, after warm-up and at the end
 	samples          []sample
 }
@@ -90,6 +91,7 @@ func (d *driver) result() (*result, error) {
 		return nil, fmt.Errorf("soak: no samples")
 	}
 	r := &result{samples: d.samples, requests: d.requests, failed: d.failed, crashes: d.crashes, reloads: d.reloads,
+		hostiles:    d.hostiles,
 		restarts:    int(m["herd_worker_starts_total"]) - d.s.workers,
 		messages:    int(m[`herd_ipc_messages_received_total{kind="user"}`]),
 		connections: int(m["herd_connections_handed_total"]),

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -18,7 +21,7 @@ func (r *result) growth() float64 {
 // passed reports whether the primary stayed flat and the targets were
 // reached.
 func (r *result) passed(s settings) bool {
-	return r.growth() <= s.tolerance && r.restarts >= s.restarts && r.messages >= s.messages
+	return r.growth() <= s.tolerance && r.restarts >= s.restarts && r.messages >= s.messages && len(r.hostiles) >= s.hostile
 }
 
 // print writes the summary as Markdown.
@@ -41,6 +44,7 @@ func (r *result) print(w io.Writer, s settings) {
 	fmt.Fprintln(w, "| --- | --- |")
 	fmt.Fprintf(w, "| worker restarts (target %d) | %d (%d crashes caused, %d reloads of %d workers) |\n", s.restarts, r.restarts, r.crashes, r.reloads, s.workers)
 	fmt.Fprintf(w, "| IPC messages to the primary (target %d) | %d |\n", s.messages, r.messages)
+	fmt.Fprintf(w, "| hostile workers (target %d) | %d: %s |\n", s.hostile, len(r.hostiles), countModes(r.hostiles))
 	fmt.Fprintf(w, "| connections handed to workers | %d |\n", r.connections)
 	fmt.Fprintf(w, "| HTTP requests, one connection each (failed: cut by the crashes) | %d (%d) |\n", r.requests, r.failed)
 	fmt.Fprintf(w, "| primary RSS peak | %s |\n", mib(r.peak))
@@ -64,3 +68,16 @@ func (r *result) printSeries(w io.Writer) {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// countModes says how many attacks of each mode were made: "huge ×2, ...".
+func countModes(modes []string) string {
+	n := map[string]int{}
+	for _, m := range modes {
+		n[m]++
+	}
+	var out []string
+	for _, m := range slices.Sorted(maps.Keys(n)) {
+		out = append(out, fmt.Sprintf("%s ×%d", m, n[m]))
+	}
+	return strings.Join(out, ", ")
+}

@@ -31,7 +31,7 @@ func soak(ctx context.Context, s settings, dir string) (*result, error) {
 		"--metrics", "127.0.0.1:0", "--log-file", filepath.Join(dir, "log", "herd.log"), "--log-max-size", "1MB",
 		"--log-max-files", "3", "--max-restarts", "-1", "--restart-window", "1s", "--kill-timeout", "5s",
 		"--max-memory", "1GB", "--heartbeat-timeout", "30s", "--", self)
-	cmd.Env = append(os.Environ(), envWorker+"=1", envRate+"="+strconv.Itoa(perWorker))
+	cmd.Env = append(os.Environ(), envWorker+"=1", envRate+"="+strconv.Itoa(perWorker), envDir+"="+dir)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
 	sysport.SetPdeathsig(cmd.SysProcAttr, syscall.SIGKILL)
@@ -45,7 +45,7 @@ func soak(ctx context.Context, s settings, dir string) (*result, error) {
 	}
 	log.Printf("herd pid %d up: %d workers on %s, metrics on %s, %d messages/s per worker", st.Pid, s.workers,
 		st.Listen[0], st.Metrics, perWorker)
-	d := &driver{s: s, ctl: ctl, url: "http://" + st.Listen[0] + "/", metrics: "http://" + st.Metrics + "/metrics", pid: st.Pid}
+	d := &driver{s: s, dir: dir, ctl: ctl, url: "http://" + st.Listen[0] + "/", metrics: "http://" + st.Metrics + "/metrics", pid: st.Pid}
 	return d.run(ctx)
 }
 
@@ -89,6 +89,7 @@ func stopHerd(cmd *exec.Cmd) {
 // driver loads herd and samples it.
 type driver struct {
 	s       settings
+	dir     string // where hostile tokens are left for the workers
 	ctl     string
 	url     string
 	metrics string
@@ -102,6 +103,7 @@ type driver struct {
 	failed   int
 	reloads  int
 	crashes  int
+	hostiles []string // the attacks made, in order
 }
 
 // run drives herd for the duration and returns the measures.
@@ -110,7 +112,7 @@ func (d *driver) run(ctx context.Context) (*result, error) {
 	defer cancel()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, f := range []func(context.Context){d.traffic, d.crashLoop, d.reloadLoop, d.scrapeLoop} {
+	for _, f := range []func(context.Context){d.traffic, d.crashLoop, d.reloadLoop, d.scrapeLoop, d.hostileLoop} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"math"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -71,15 +73,18 @@ func measureNode(e *env, o opts, k kind) (serverRun, error) {
 	if len(ws) > 0 {
 		sr.workerRSS /= int64(len(ws))
 	}
-	tally := filepath.Join(e.nodeDir, "tally.lua")
+	tally, shape, err := scripts(e, s)
+	if err != nil {
+		return sr, err
+	}
 	for _, m := range modes {
 		close := m == "close"
-		if _, out, err := wrk(s.url(), close, o.warm, o.conns, ""); err != nil {
+		if _, out, err := wrk(s.url(), close, o.warm, o.conns, shape); err != nil {
 			return sr, fmt.Errorf("warm-up: %w\n%s", err, out)
 		}
 		ws := s.workers()
 		p0, w0 := cpuTicks(s.primary), sumTicks(ws)
-		w, out, err := wrk(s.url(), close, o.duration, o.conns, "")
+		w, out, err := wrk(s.url(), close, o.duration, o.conns, shape)
 		if err != nil {
 			return sr, fmt.Errorf("%w\n%s", err, out)
 		}
@@ -97,6 +102,23 @@ func measureNode(e *env, o opts, k kind) (serverRun, error) {
 		sr.runs[m] = h
 	}
 	return sr, nil
+}
+
+// scripts returns the wrk scripts for s: the tally run's (tally.lua, after
+// s.script if any) and the measured runs' (s.script, or none).
+func scripts(e *env, s *server) (tally, shape string, err error) {
+	tally = filepath.Join(e.nodeDir, "tally.lua")
+	if s.script == "" {
+		return tally, "", nil
+	}
+	shape = filepath.Join(e.nodeDir, s.script)
+	a, err1 := os.ReadFile(shape)
+	b, err2 := os.ReadFile(tally)
+	if err := errors.Join(err1, err2); err != nil {
+		return "", "", err
+	}
+	tally = filepath.Join(e.tmp, "tally-"+s.script)
+	return tally, shape, os.WriteFile(tally, append(append(a, '\n'), b...), 0o644)
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

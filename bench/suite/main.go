@@ -54,7 +54,9 @@ func main() {
 	flag.StringVar(&e.cluster, "cluster", "", "the bench/cluster binary")
 	flag.StringVar(&e.nodeDir, "node", "bench/node", "bench/node, with pm2 installed")
 	flag.StringVar(&only, "only", "", "comma-separated sections to run (node,go,ipc,restart,reload); empty: all")
+	kinds := flag.String("kinds", "", "comma-separated Node kinds to run (\"herd rr,herd sticky\"), the baseline always; empty: all")
 	flag.Parse()
+	keepKinds(*kinds)
 	o.warm, o.tally, o.idle, o.kills, o.goDuration, o.ipcRounds = time.Second, time.Second, time.Second, 5, 4*time.Second, o.rounds
 	if o.quick {
 		o.rounds, o.duration, o.idle, o.kills, o.goDuration, o.ipcRounds = 1, 2*time.Second, 500*time.Millisecond, 2, 2*time.Second, 1

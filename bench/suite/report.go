@@ -149,11 +149,13 @@ func (r *report) markdown() string {
 	}
 	if r.goTable != "" {
 		w("## 2. A Go hello worker: herd against one Go process\n\n")
+		r.machineNote(w)
 		w("`bench/cluster`: the hello worker (`bench/hello`) under herd's library with 2 workers, each policy, against the same program as one process using every core (the limit). `wrk -t1 -c%d -d%s`.\n", r.o.conns, r.o.goDuration)
 		w("%s\n\n", strings.TrimSpace(r.goTable))
 	}
 	if r.ipcTable != "" {
 		w("## 3. IPC: herd Go↔Go against Node↔Node\n\n")
+		r.machineNote(w)
 		w("`bench/ipc/run.sh` (ROUNDS=%d), its output as it printed it:\n\n%s\n\n", r.o.ipcRounds, strings.TrimSpace(r.ipcTable))
 	}
 	if r.restart != nil || r.goRestart != "" {
@@ -176,6 +178,7 @@ func (r *report) markdown() string {
 
 func (r *report) nodeSection(w func(string, ...any)) {
 	w("## 1. The same Node app, 2 workers\n\n")
+	r.machineNote(w)
 	w("`app.js` is `http.createServer((q,s)=>s.end('hello '+process.pid)).listen(PORT)`, unmodified, under: "+
 		"`herd run -n 2 --policy P -- node app.js`; Node's own cluster (`bench/node/primary.js`: `cluster.fork()` ×2, "+
 		"`NODE_CLUSTER_SCHED_POLICY=rr` or `none`); and `pm2 start app.js -i 2` (cluster mode, private `PM2_HOME`, `pm2 kill` afterwards). "+
@@ -276,6 +279,7 @@ func (r *report) targets(w func(string, ...any)) {
 
 func (r *report) restartSection(w func(string, ...any)) {
 	w("## 4. Restart after SIGKILL, and rolling reloads\n\n")
+	r.machineNote(w)
 	if r.goRestart != "" {
 		w("**herd's library, Go hello workers** (`bench/restart -n 2`: SIGKILL a worker, time to its exit event, to the replacement's ready event and to the first answer from it): %s.\n\n", r.goRestart)
 	}
@@ -343,6 +347,7 @@ func (r *report) reloadSection(w func(string, ...any)) {
 
 func (r *report) memorySection(w func(string, ...any)) {
 	w("## 5. Memory of the primary\n\n")
+	r.machineNote(w)
 	w("RSS (VmRSS) of herd / Node's primary / PM2's God daemon: idle, %s after start; loaded, right after the measured close run; peak (VmHWM) over the server's life. "+
 		"The PM2 CLI exits after `pm2 start` and is not counted. herd's watchdog (`/bin/sh -c SCRIPT herd-watchdog`, which kills the workers' children if herd is killed) is a second, small process, shown apart.\n\n", r.o.idle)
 	w("| config | primary idle RSS MiB | vs Node's primary, per round | loaded RSS MiB | peak MiB | herd's watchdog MiB | each worker idle MiB |\n|---|---|---|---|---|---|---|\n")
@@ -428,4 +433,11 @@ func (r *report) baselineSection(w func(string, ...any)) {
 		}
 	}
 	w("\n")
+}
+
+// machineNote names the machine under a table, so that a table copied
+// alone still says where its figures come from.
+func (r *report) machineNote(w func(string, ...any)) {
+	m := r.machine
+	w("*Machine: %s, %d cores; 1-minute load average %s before the run.*\n\n", m.cpu, m.cores, strings.Fields(m.loadBefore + " ?")[0])
 }

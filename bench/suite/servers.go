@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +42,7 @@ type server struct {
 	stop    func()
 	reload  func() error // nil: not offered
 	pm2     bool
+	script  string // a wrk script in nodeDir that shapes the requests (xff.lua), or ""
 }
 
 func (s *server) url() string    { return fmt.Sprintf("http://127.0.0.1:%d/", s.port) }
@@ -49,6 +53,8 @@ var nodeKinds = []kind{
 	{"herd leastconn", herdKind("leastconn")},
 	{"herd shared", herdKind("shared")},
 	{"herd reuseport", herdKind("reuseport")},
+	{"herd sticky", herdKind("sticky")},                                           // all from 127.0.0.1: one worker
+	{"herd sticky xff", herdKind("sticky", "--sticky-header", "X-Forwarded-For")}, // a header per client (xff.lua)
 	{"node cluster rr", nodeKind("rr")},
 	{"node cluster none", nodeKind("none")},
 	{"pm2 -i 2", pm2Start},
@@ -56,6 +62,19 @@ var nodeKinds = []kind{
 
 // baseline is the kind every other one is compared with, round by round.
 const baseline = "node cluster rr"
+
+// keepKinds drops the Node kinds not named in the comma-separated list,
+// but the baseline; an empty list keeps them all.
+func keepKinds(list string) {
+	if list == "" {
+		return
+	}
+	keep := map[string]bool{baseline: true}
+	for _, k := range strings.Split(list, ",") {
+		keep[strings.TrimSpace(k)] = true
+	}
+	nodeKinds = slices.DeleteFunc(nodeKinds, func(k kind) bool { return !keep[k.name] })
+}
 
 func logFile(e *env, name string, port int) (*os.File, error) {
 	return os.Create(filepath.Join(e.logs, fmt.Sprintf("%s-%d.log", strings.NewReplacer(" ", "-", "/", "").Replace(name), port)))
@@ -101,15 +120,21 @@ func stopProc(c *exec.Cmd, lf *os.File) {
 	lf.Close()
 }
 
-func herdKind(policy string) func(*env, int) (*server, error) {
+// herdKind runs the app under herd with policy and extra flags; a
+// --sticky-header kind gets requests from xff.lua.
+func herdKind(policy string, flags ...string) func(*env, int) (*server, error) {
 	return func(e *env, port int) (*server, error) {
 		ctl := filepath.Join(e.tmp, fmt.Sprintf("herd-%d.sock", port))
-		c, lf, err := startProc(e, "herd-"+policy, port, nil, e.nodeDir, e.herd, "run", "-n", "2", "--policy", policy,
-			"--control", ctl, "--restart-window", "1s", "--", "node", "app.js")
+		args := append([]string{e.herd, "run", "-n", "2", "--policy", policy}, flags...)
+		c, lf, err := startProc(e, "herd-"+policy, port, nil, e.nodeDir, append(args,
+			"--control", ctl, "--restart-window", "1s", "--", "node", "app.js")...)
 		if err != nil {
 			return nil, err
 		}
 		s := &server{name: "herd " + policy, port: port, primary: c.Process.Pid, stop: func() { stopProc(c, lf) }}
+		if len(flags) > 0 {
+			s.script = "xff.lua"
+		}
 		s.reload = func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -230,7 +255,7 @@ func waitServing(s *server, n int, d time.Duration) error {
 	seen := map[int]bool{}
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
-		if pid, err := getPid(s.url()); err == nil {
+		if pid, err := getPidWith(spreadClient, s.url()); err == nil {
 			seen[pid] = true
 			if len(seen) >= n && len(s.workers()) >= n {
 				return nil
@@ -241,6 +266,18 @@ func waitServing(s *server, n int, d time.Duration) error {
 	}
 	return fmt.Errorf("%s: %d of %d workers answered within %s", s.name, len(seen), n, d)
 }
+
+// spreadClient is probeClient from a new loopback address (127.0.0.2 to
+// 127.0.0.254) each connection, so that sticky routing by address sends
+// probes to every worker.
+var spreadClient = func() *http.Client {
+	var n atomic.Uint32
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+n.Add(1)%253))}
+		return (&net.Dialer{LocalAddr: from, Timeout: time.Second}).DialContext(ctx, network, addr)
+	}
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: dial}, Timeout: time.Second}
+}()
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

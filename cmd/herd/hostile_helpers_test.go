@@ -23,7 +23,9 @@ func helperHostile() {
 		helperGoWorker()
 		return
 	}
-	if _, err := cluster.Listen("tcp", "127.0.0.1:0"); err != nil { // ready
+	// Ready by a socket of its own: on herd's --listen address it would get
+	// round-robin connections it never accepts.
+	if _, err := cluster.Listen("tcp", "127.0.99.1:0"); err != nil {
 		os.Exit(3)
 	}
 	for _, err := os.Stat(os.Getenv("HERD_TEST_GO")); err != nil; _, err = os.Stat(os.Getenv("HERD_TEST_GO")) {

@@ -8,9 +8,10 @@ import (
 	"github.com/herdhq/herd/cli"
 )
 
-// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
-var version string
+// version and commit are set at build time (GoReleaser does):
+// go build -ldflags "-X main.version=v1.2.3 -X main.commit=0123abc".
+var version, commit string
 
 func main() {
-	os.Exit(cli.Main(version, os.Args[1:]))
+	os.Exit(cli.Main(cli.Build{Version: version, Commit: commit}, os.Args[1:]))
 }

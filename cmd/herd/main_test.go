@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 			"state":      helperState,
 			"hostile":    helperHostile,
 			"endless":    helperEndless,
+			"whereami":   helperWhereAmI,
 		})
 		return
 	}

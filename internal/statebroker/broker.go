@@ -96,42 +96,26 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	if l.MaxKeys <= 0 {
-		l.MaxKeys = DefaultMaxKeys
-	}
-	if l.MaxBytes <= 0 {
-		l.MaxBytes = DefaultMaxBytes
-	}
-	if l.QueueMessages <= 0 {
-		l.QueueMessages = DefaultQueueMessages
-	}
-	if l.QueueBytes <= 0 {
-		l.QueueBytes = DefaultQueueBytes
-	}
-	if l.MaxSubs <= 0 {
-		l.MaxSubs = DefaultMaxSubs
-	}
-	return l.moreDefaults()
-}
-
-// moreDefaults is withDefaults for the bounds on hostile clients.
-func (l Limits) moreDefaults() Limits {
-	if l.MaxSubBytes <= 0 {
-		l.MaxSubBytes = DefaultMaxSubBytes
-	}
-	if l.MaxConns <= 0 {
-		l.MaxConns = DefaultMaxConns
-	}
-	if l.TotalQueueBytes <= 0 {
-		l.TotalQueueBytes = DefaultTotalQueue
-	}
-	if l.StallTimeout <= 0 {
-		l.StallTimeout = DefaultStallTimeout
-	}
+	orDefault(&l.MaxKeys, DefaultMaxKeys)
+	orDefault(&l.MaxBytes, DefaultMaxBytes)
+	orDefault(&l.QueueMessages, DefaultQueueMessages)
+	orDefault(&l.QueueBytes, DefaultQueueBytes)
+	orDefault(&l.MaxSubs, DefaultMaxSubs)
+	orDefault(&l.MaxSubBytes, DefaultMaxSubBytes)
+	orDefault(&l.MaxConns, DefaultMaxConns)
+	orDefault(&l.TotalQueueBytes, DefaultTotalQueue)
+	orDefault(&l.StallTimeout, DefaultStallTimeout)
 	if l.MaxValue <= 0 || l.MaxValue > statewire.MaxValue {
 		l.MaxValue = statewire.MaxValue
 	}
 	return l
+}
+
+// orDefault sets *v to def unless it is positive.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Broker is the store. Its methods are safe for concurrent use.

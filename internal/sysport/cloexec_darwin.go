@@ -48,21 +48,6 @@ func Socket(family, typ, proto int) (int, error) {
 	return fd, nil
 }
 
-// Accept accepts a connection on the non-blocking listening socket lfd,
-// and makes it close-on-exec and non-blocking.
-func Accept(lfd int) (int, error) {
-	fd, _, err := unix.Accept(lfd)
-	if err != nil {
-		return -1, err
-	}
-	unix.CloseOnExec(fd)
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
 // CloexecRights makes the descriptors of received SCM_RIGHTS ancillary
 // data oob close-on-exec.
 func CloexecRights(oob []byte) { cloexecRights(oob) }

@@ -19,20 +19,6 @@ func Socket(family, typ, proto int) (int, error) {
 	return unix.Socket(family, typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
 }
 
-// Accept accepts a connection on the listening socket lfd, close-on-exec
-// and non-blocking, with a raw system call: it cannot block (lfd is
-// non-blocking), so it need not tell the Go scheduler that the thread
-// might, which wakes the runtime's monitor thread in an idle process. It
-// asks for no peer address (x/sys's Accept4 decodes one, with a
-// getsockopt per IPv4 connection).
-func Accept(lfd int) (int, error) {
-	fd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(fd), nil
-}
-
 // CloexecRights makes the descriptors of received SCM_RIGHTS ancillary
 // data close-on-exec where RecvFlags could not: here it did, and this
 // does nothing.

@@ -101,18 +101,23 @@ func TestSocketAccept(t *testing.T) {
 	}
 }
 
-// acceptSoon accepts on the non-blocking lfd, polling for the connection.
+// acceptSoon accepts on the non-blocking lfd, polling for the connection,
+// and checks the peer address AcceptAddr stored.
 func acceptSoon(t *testing.T, lfd int) int {
 	t.Helper()
 	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
 	if n, err := Poll(pfd, 30*time.Second); n != 1 {
 		t.Fatalf("no connection to accept: %d, %v", n, err)
 	}
-	fd, err := Accept(lfd)
+	var rsa unix.RawSockaddrAny
+	fd, err := AcceptAddr(lfd, &rsa)
 	if err != nil {
 		t.Fatal(err)
 	}
 	closeAll(t, fd)
+	if rsa.Addr.Family != unix.AF_INET {
+		t.Errorf("peer address family %d, want AF_INET", rsa.Addr.Family)
+	}
 	return fd
 }
 
