@@ -109,7 +109,9 @@ func (pr *program) workerEnv() []string {
 		}
 	}
 	env = append(env, pr.extra...)
-	env = append(env, sdnotify.EnvSocket+"="+pr.h.notify.Path())
+	if p := pr.h.notify.Path(); p != "" { // "": no socket (not Linux)
+		env = append(env, sdnotify.EnvSocket+"="+p)
+	}
 	if pr.opts.State != "" {
 		env = append(env, envStateURL+"="+pr.opts.State)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/herdhq/herd/internal/sysport"
 	"log/slog"
 	"os"
 	"strings"
@@ -29,7 +30,10 @@ func (h *herd) startSuccessor() (*successor, error) {
 	if err != nil {
 		return nil, err
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	pair, err := sysport.Socketpair(unix.SOCK_STREAM)
+	if err == nil {
+		err = unix.SetNonblock(pair[0], true)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("upgrade: socketpair: %w", os.NewSyscallError("socketpair", err))
 	}

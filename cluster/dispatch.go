@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"golang.org/x/sys/unix"
 )
 
@@ -119,18 +120,11 @@ func (d *dispatcher) acceptKeyed(lfd int) error {
 	}
 }
 
-// accept4 accepts a connection on the non-blocking listening socket lfd
-// with a raw system call, which cannot block and so need not tell the Go
-// scheduler that the thread might (which wakes its monitor thread when
-// the process was idle). It asks for no peer address: x/sys's Accept4
-// decodes one, with a getsockopt per IPv4 connection.
-func accept4(lfd int) (int, error) {
-	fd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(fd), nil
-}
+// accept4 accepts a connection on the non-blocking listening socket lfd,
+// non-blocking and close-on-exec; on Linux with a raw system call, which
+// cannot block and so need not wake the Go runtime's monitor thread
+// (sysport.Accept).
+func accept4(lfd int) (int, error) { return sysport.Accept(lfd) }
 
 // closeTaken closes the primary's copy of a connection a worker took,
 // with a raw system call: with the worker holding its own, the close

@@ -25,8 +25,10 @@
 // to the worker of the slot that rendezvous hashing picks, so that
 // session-bound protocols (socket.io's long-polling) work; Shared gives every
 // worker the same listening socket and lets the kernel pick; ReusePort
-// gives each worker a socket of its own in one SO_REUSEPORT group. UDP is
-// always shared.
+// gives each worker a socket of its own in one SO_REUSEPORT group
+// (SO_REUSEPORT_LB on FreeBSD; on macOS, whose kernel does not balance a
+// group, Run uses Shared instead and logs a warning). UDP is always
+// shared.
 //
 // Supervision: a worker that exits unexpectedly is replaced, with a
 // capped exponential backoff; more than MaxRestarts restarts within
@@ -34,7 +36,8 @@
 // the cluster gracefully (a second one kills the workers, and Run returns
 // ErrForced), SIGHUP rolls a zero-downtime reload, SIGTTIN and
 // SIGTTOU add and remove a worker. Workers never outlive the primary: their
-// channel closes and the kernel sends them SIGKILL (Pdeathsig).
+// channel closes (a worker of this package exits then), and on Linux the
+// kernel sends them SIGKILL (Pdeathsig), which macOS and FreeBSD lack.
 //
 // The primary never waits on a worker: a worker that sends a message
 // longer than Config.MaxMessage, or leaves more than Config.MaxQueue of

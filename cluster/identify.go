@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"golang.org/x/sys/unix"
 )
 
@@ -158,13 +159,11 @@ func (s *identState) step(b []byte) (consume int, done bool) {
 // IP address (0 for a Unix socket's peer).
 func accept4Key(lfd int) (int, uint64, error) {
 	var rsa unix.RawSockaddrAny
-	l := uint32(unix.SizeofSockaddrAny)
-	fd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)),
-		uintptr(unsafe.Pointer(&l)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
-	if e != 0 {
-		return -1, 0, e
+	fd, err := sysport.AcceptAddr(lfd, &rsa)
+	if err != nil {
+		return -1, 0, err
 	}
-	return int(fd), addrKey(&rsa), nil
+	return fd, addrKey(&rsa), nil
 }
 
 // addrKey hashes an IP address as ipBytes has it: 4 bytes for IPv4.

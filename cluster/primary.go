@@ -122,6 +122,7 @@ func (p *Primary) Run(ctx context.Context) error {
 	if err := p.cfg.checkWorkers(p.want); err != nil {
 		return err
 	}
+	p.checkReusePort()
 	if err := p.bindListen(); err != nil {
 		return err
 	}
@@ -132,11 +133,6 @@ func (p *Primary) Run(ctx context.Context) error {
 	sigs := p.signals()
 	defer signal.Stop(sigs)
 	defer p.startMonitor()()
-	if p.cfg.Policy == ReusePort {
-		if err := enableMigration(); err != nil {
-			p.cfg.Logger.Warn(err.Error())
-		}
-	}
 	for s := 1; s <= p.want; s++ {
 		p.addSlot(s)
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +38,7 @@ func bindKeeper(network, address string) (int, net.Addr, error) {
 		return -1, nil, &net.OpError{Op: "listen", Net: network, Addr: ta, Err: err}
 	}
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 0)
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, reusePortOpt, 1)
 	got, err := unix.Getsockname(fd)
 	if err != nil {
 		unix.Close(fd)
@@ -50,7 +51,7 @@ func bindKeeper(network, address string) (int, net.Addr, error) {
 // if reuseAddr, never with SO_REUSEPORT.
 func keeperBind(network string, ta *net.TCPAddr, reuseAddr bool) (int, error) {
 	family, sa := sockaddr(network, ta)
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	fd, err := sysport.Socket(family, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}

@@ -129,13 +129,13 @@ func (s *socket) close() {
 }
 
 // reusePortSocket makes a TCP socket with SO_REUSEADDR and SO_REUSEPORT
-// bound to address, listening or not. A bound socket that does not listen
+// (reusePortOpt) bound to address, listening or not. A bound socket that does not listen
 // keeps the port for the group and receives no connections.
 func reusePortSocket(network, address string, listen bool) (int, net.Addr, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, reusePortOpt, 1)
 		})
 		return errors.Join(err, serr)
 	}}
@@ -174,21 +174,6 @@ func tcpAddr(sa unix.Sockaddr) net.Addr {
 		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
 	case *unix.SockaddrInet6:
 		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
-	}
-	return nil
-}
-
-// enableMigration asks Linux to move connections queued on a closing
-// SO_REUSEPORT socket to another socket of its group, so that a worker
-// leaving during a reload drops nothing. It needs root; the error says
-// why not.
-func enableMigration() error {
-	const path = "/proc/sys/net/ipv4/tcp_migrate_req"
-	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == "1" {
-		return nil
-	}
-	if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
-		return fmt.Errorf("cluster: cannot enable %s (queued connections of a stopping worker may be reset): %w", path, err)
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/herdhq/herd/internal/sysport"
 )
 
 // Server is a control socket. It serves at most MaxConns connections at
@@ -138,23 +138,18 @@ func refusal(uid int, err error) string {
 	return fmt.Sprintf("control: refused: uid %d does not own this herd", uid)
 }
 
-// peerUID is the uid of the process at the other end (SO_PEERCRED).
+// peerUID is the uid of the process at the other end (SO_PEERCRED,
+// LOCAL_PEERCRED: sysport.PeerUID).
 func peerUID(c *net.UnixConn) (int, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return -1, err
 	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := rc.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
+	uid, cerr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { uid, cerr = sysport.PeerUID(int(fd)) }); err != nil {
 		return -1, err
 	}
-	if cerr != nil {
-		return -1, os.NewSyscallError("getsockopt SO_PEERCRED", cerr)
-	}
-	return int(cred.Uid), nil
+	return uid, cerr
 }
 
 // dispatch runs one request.

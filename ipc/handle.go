@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,8 +47,8 @@ func inspect(fd int) (sockInfo, error) {
 	}
 	var si sockInfo
 	var err error
-	if si.family, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
-		return si, fmt.Errorf("fd %d: SO_DOMAIN: %w", fd, err)
+	if si.family, err = sysport.Family(fd); err != nil {
+		return si, fmt.Errorf("fd %d: %w", fd, err)
 	}
 	if si.sotype, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
 		return si, fmt.Errorf("fd %d: SO_TYPE: %w", fd, err)

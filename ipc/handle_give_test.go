@@ -6,6 +6,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/internal/testutil"
 	"github.com/herdhq/herd/ipc"
 	"golang.org/x/sys/unix"
@@ -37,7 +38,7 @@ func giveHandle(ch *ipc.Channel, kind string) error {
 
 // giveConn sends one end of a new socket pair and pings over the other.
 func giveConn(ch *ipc.Channel) error {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := sysport.Socketpair(unix.SOCK_STREAM)
 	if err != nil {
 		return err
 	}

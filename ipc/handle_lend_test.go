@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/internal/testutil"
 	"github.com/herdhq/herd/ipc"
 	"golang.org/x/sys/unix"
@@ -22,7 +23,7 @@ func rawConnPair(t *testing.T) (int, net.Conn) {
 		t.Fatal(err)
 	}
 	closeAfter(t, client)
-	fd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+	fd, err := sysport.Accept(lfd)
 	if err != nil {
 		t.Fatal(err)
 	}

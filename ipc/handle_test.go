@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/internal/testutil"
 	"github.com/herdhq/herd/ipc"
 	"golang.org/x/sys/unix"
@@ -281,7 +282,10 @@ func udpCase(network, addr string) func(t *testing.T) (any, func()) {
 // 127.0.0.1 on a free port, and returns it with its address.
 func rawSocket(t *testing.T, typ int, listen bool) (int, string) {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+	fd, err := sysport.Socket(unix.AF_INET, typ, 0)
+	if err == nil {
+		err = unix.SetNonblock(fd, false)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,5 +47,5 @@ func Inherited(opts *Options) (*Channel, error) {
 }
 
 func socketpair() ([2]int, error) {
-	return unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	return sysport.Socketpair(unix.SOCK_STREAM)
 }

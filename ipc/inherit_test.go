@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/internal/testutil"
 	"github.com/herdhq/herd/ipc"
 	"golang.org/x/sys/unix"
@@ -64,7 +65,7 @@ func TestInheritedNoChannel(t *testing.T) {
 
 func TestInheritedWorks(t *testing.T) {
 	testutil.CheckFDs(t)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := sysport.Socketpair(unix.SOCK_STREAM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestInheritedRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	dgram, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	dgram, err := sysport.Socketpair(unix.SOCK_DGRAM)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/ipc"
 	"golang.org/x/sys/unix"
 )
@@ -173,7 +174,7 @@ func sockFD(t testing.TB, c syscall.Conn) int {
 // descriptors, closed when the test ends.
 func socketPairFDs(t testing.TB) [2]int {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := sysport.Socketpair(unix.SOCK_STREAM)
 	if err != nil {
 		t.Fatal(err)
 	}

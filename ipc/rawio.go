@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +22,7 @@ import (
 // raising SIGPIPE, and make received descriptors close-on-exec.
 const (
 	rawSendFlags = unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
-	rawRecvFlags = unix.MSG_DONTWAIT | unix.MSG_CMSG_CLOEXEC
+	rawRecvFlags = unix.MSG_DONTWAIT | sysport.RecvFlags
 )
 
 // msghdr returns the header of a sendmsg or recvmsg of b and oob; iov
@@ -60,6 +61,9 @@ func recvRaw(s uintptr, b, oob []byte) (n, oobn, flags int, err error) {
 	r, _, e := unix.RawSyscall(unix.SYS_RECVMSG, s, uintptr(unsafe.Pointer(h)), rawRecvFlags)
 	if e != 0 {
 		return 0, 0, 0, e
+	}
+	if sysport.RecvFlags == 0 && h.Controllen > 0 {
+		sysport.CloexecRights(oob[:h.Controllen])
 	}
 	return int(r), int(h.Controllen), int(h.Flags), nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/internal/testutil"
 	"github.com/herdhq/herd/ipc"
 	"golang.org/x/sys/unix"
@@ -33,7 +34,7 @@ func badHandles(t *testing.T) map[string]struct {
 	}
 	closeAfter(t, f)
 	lnFD := sockFD(t, ln.(*net.TCPListener))
-	dgramPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	dgramPair, err := sysport.Socketpair(unix.SOCK_DGRAM)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"github.com/herdhq/herd/ipc"
 	"golang.org/x/sys/unix"
 )
@@ -55,13 +56,14 @@ type Cmd struct {
 	// Pdeathsig, if non-zero, is sent to the child by the kernel when this
 	// process dies. Linux sends it when the thread that forked the child
 	// exits (golang/go#27505), so Start forks on a goroutine locked to its
-	// thread, and keeps it there until the child has been reaped.
+	// thread, and keeps it there until the child has been reaped. Only
+	// Linux has it: elsewhere it is ignored (see doc.go).
 	Pdeathsig syscall.Signal
 	// Cgroup, if set, is a cgroup v2 directory the child starts in
 	// (clone3 with CLONE_INTO_CGROUP: it runs nothing before it is
 	// there), so that its descendants stay in it too (see Cgroup). Start
 	// fails if the kernel refuses (before Linux 5.7, or without the right
-	// to write the cgroup's cgroup.procs).
+	// to write the cgroup's cgroup.procs), and outside Linux.
 	Cgroup string
 	// ChannelOptions tunes the parent's end of the channel; nil means defaults.
 	ChannelOptions *ipc.Options
@@ -188,7 +190,7 @@ func (c *Cmd) sysProcAttr() *syscall.SysProcAttr {
 		a.Setpgid = true
 	}
 	if c.Pdeathsig != 0 {
-		a.Pdeathsig = c.Pdeathsig
+		sysport.SetPdeathsig(a, c.Pdeathsig)
 	}
 	return a
 }
@@ -217,7 +219,9 @@ func (c *Cmd) forkIn() error {
 		return fmt.Errorf("cgroup %s: %w", c.Cgroup, err)
 	}
 	defer unix.Close(fd)
-	c.cmd.SysProcAttr.UseCgroupFD, c.cmd.SysProcAttr.CgroupFD = true, fd
+	if err := intoCgroup(c.cmd.SysProcAttr, fd); err != nil {
+		return fmt.Errorf("cgroup %s: %w", c.Cgroup, err)
+	}
 	return c.fork()
 }
 
@@ -226,7 +230,7 @@ func (c *Cmd) forkIn() error {
 // locked to its thread, so the thread that forked lives as long as the
 // child.
 func (c *Cmd) fork() error {
-	if c.cmd.SysProcAttr.Pdeathsig == 0 {
+	if sysport.Pdeathsig(c.cmd.SysProcAttr) == 0 {
 		if err := c.cmd.Start(); err != nil {
 			return err
 		}

@@ -12,5 +12,8 @@
 // cluster worker exits), and, if Cmd.Pdeathsig is set, the kernel sends it
 // that signal when the parent dies, even by SIGKILL. A child that ignores
 // both (a plain program holding no channel) outlives its parent: set
-// Pdeathsig for those.
+// Pdeathsig for those. Only Linux has Pdeathsig (elsewhere it is
+// ignored): there the channel is the only way, and a parent that must
+// not leave such children behind kills their process group itself
+// (herd's watchdog does).
 package proc

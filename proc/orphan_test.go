@@ -9,7 +9,9 @@ package proc_test
 import (
 	"bytes"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -105,7 +107,12 @@ func TestParentKilled(t *testing.T) {
 		{"orphan", true},
 		{"node-no-listener", true},
 	} {
-		t.Run(tc.mode, func(t *testing.T) { testParentKilled(t, tc.mode, tc.survives) })
+		t.Run(tc.mode, func(t *testing.T) {
+			if strings.HasPrefix(tc.mode, "pdeathsig") && runtime.GOOS != "linux" {
+				t.Skip("only Linux has a parent-death signal")
+			}
+			testParentKilled(t, tc.mode, tc.survives)
+		})
 	}
 }
 

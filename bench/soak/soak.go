@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/herdhq/herd/control"
+	"github.com/herdhq/herd/internal/sysport"
 )
 
 // command is exec.Command (a seam for the build step).
@@ -32,7 +33,8 @@ func soak(ctx context.Context, s settings, dir string) (*result, error) {
 		"--max-memory", "1GB", "--heartbeat-timeout", "30s", "--", self)
 	cmd.Env = append(os.Environ(), envWorker+"=1", envRate+"="+strconv.Itoa(perWorker), envDir+"="+dir)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	sysport.SetPdeathsig(cmd.SysProcAttr, syscall.SIGKILL)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

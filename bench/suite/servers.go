@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/herdhq/herd/internal/sysport"
 )
 
 // env is what the harness runs things with.
@@ -88,7 +90,8 @@ func startProc(e *env, name string, port int, extraEnv []string, dir string, arg
 	c.Dir = dir
 	c.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port)}, extraEnv...)...)
 	c.Stdout, c.Stderr = lf, lf
-	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	c.SysProcAttr = &syscall.SysProcAttr{}
+	sysport.SetPdeathsig(c.SysProcAttr, syscall.SIGKILL)
 	if err := c.Start(); err != nil {
 		lf.Close()
 		return nil, nil, err

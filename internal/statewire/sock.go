@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herdhq/herd/internal/sysport"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,7 +74,7 @@ func NewSock(nc net.Conn, far bool) (*Sock, error) {
 
 // Pair makes a connected pair of Unix stream sockets.
 func Pair() (net.Conn, net.Conn, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := sysport.Socketpair(unix.SOCK_STREAM)
 	if err != nil {
 		return nil, nil, fmt.Errorf("statewire: socketpair: %w", err)
 	}
@@ -162,8 +163,7 @@ func (s *Sock) poll(fd int) bool {
 	defer pollers.Add(-1)
 	for {
 		s.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-		wait := unix.NsecToTimespec(int64(PollWait))
-		ready, err := unix.Ppoll(s.pfd[:], &wait, nil)
+		ready, err := sysport.Poll(s.pfd[:], PollWait)
 		if err != unix.EINTR {
 			return ready > 0 || err != nil
 		}

@@ -7,6 +7,7 @@ package herdtest
 import (
 	"context"
 	"errors"
+	"github.com/herdhq/herd/internal/sysport"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,8 @@ func Start(t testing.TB, bin, ctl string, env []string, prep func(*exec.Cmd), ar
 	h.Cmd = exec.Command(bin, args...)
 	h.Cmd.Env = append(os.Environ(), env...)
 	h.Cmd.Stdout, h.Cmd.Stderr = h.Stdout, h.Stderr
-	h.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
+	h.Cmd.SysProcAttr = &syscall.SysProcAttr{}
+	sysport.SetPdeathsig(h.Cmd.SysProcAttr, syscall.SIGKILL) // never outlive the test (Linux)
 	if prep != nil {
 		prep(h.Cmd)
 	}
