@@ -80,6 +80,9 @@ func (pr *program) setup() {
 	if h.heir != nil {
 		cfg.Inherited = h.heir.programs[pr.name]
 		delete(h.heir.programs, pr.name) // the cluster owns them now
+		if f := h.heir.state[pr.name]; f != nil {
+			cfg.State.Restore = f // the old herd's store, carried over
+		}
 	}
 	pr.p = cluster.New(cfg)
 	pr.ready = newReadiness(func(id int) { pr.p.MarkReady(id) }, pr.startGrace(cfg))

@@ -24,8 +24,9 @@ control socket and every listening socket. The new herd starts its workers;
 once they are ready, the old herd drains its own (as a reload does) and
 exits 0. The ports never close: no connection is refused and no request
 fails. Under systemd (Type=notify, NotifyAccess=all) the new herd sends
-MAINPID= and READY=1, so systemd follows it. Metrics counters start again
-from zero, and the embedded state store starts empty.
+MAINPID= and READY=1, so systemd follows it. The embedded state store's keys
+and values are carried over, their TTLs still counting down (writes made
+while the new herd starts are not); metrics counters start again from zero.
 
 If the new herd exits, or is not ready within --timeout, it is stopped, the
 old herd serves on, and herd upgrade exits 1 with the reason.`,

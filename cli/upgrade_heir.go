@@ -22,6 +22,7 @@ type upgradeFDs struct {
 	Control  int                       `json:"control"`  // the control socket
 	Metrics  int                       `json:"metrics"`  // --metrics' socket; 0: none
 	Programs map[string]map[string]int `json:"programs"` // each program's sockets, by cluster key
+	State    map[string]int            `json:"state"`    // each program's store snapshot (an unlinked file)
 }
 
 // heir is what a herd that an upgrade started inherited, and its side of
@@ -31,6 +32,7 @@ type heir struct {
 	control  *os.File                       // taken by openSockets
 	metrics  *os.File                       // taken by listenMetrics; nil: none
 	programs map[string]map[string]*os.File // each program's sockets, taken by its cluster
+	state    map[string]*os.File            // each program's store snapshot, read by its cluster's Run; closed when up
 	up       chan struct{}                  // closed when every program is up
 	upOnce   sync.Once
 	main     sync.Once // serving as the main herd
@@ -50,7 +52,7 @@ func takeInheritance() (*heir, error) {
 		return nil, withCode(ExitError, fmt.Errorf("upgrade: bad %s: %w", envUpgrade, err))
 	}
 	hr := &heir{link: os.NewFile(uintptr(fds.Link), "upgrade-link"), control: os.NewFile(uintptr(fds.Control), "control"),
-		programs: map[string]map[string]*os.File{}, up: make(chan struct{}), done: make(chan struct{})}
+		programs: map[string]map[string]*os.File{}, state: map[string]*os.File{}, up: make(chan struct{}), done: make(chan struct{})}
 	if fds.Metrics > 0 {
 		hr.metrics = os.NewFile(uintptr(fds.Metrics), "metrics")
 	}
@@ -59,6 +61,9 @@ func takeInheritance() (*heir, error) {
 		for key, fd := range socks {
 			hr.programs[name][key] = os.NewFile(uintptr(fd), key)
 		}
+	}
+	for name, fd := range fds.State {
+		hr.state[name] = os.NewFile(uintptr(fd), "state-"+name)
 	}
 	return hr, nil
 }
@@ -150,15 +155,20 @@ func (h *herd) takeOver() {
 	h.log.Info("took over from the old herd")
 }
 
-// heirUp tells the hand-over that every program is up.
+// heirUp tells the hand-over that every program is up: each cluster
+// has loaded its store's snapshot, whose file is closed.
 func (hr *heir) heirUp() {
-	hr.upOnce.Do(func() { close(hr.up) })
+	hr.upOnce.Do(func() {
+		closeFiles(hr.state)
+		close(hr.up)
+	})
 }
 
 // endSucceed ends the hand-over's side of a herd that is stopping.
 func (h *herd) endSucceed() {
 	h.ending.Store(true)
 	if h.heir != nil {
+		closeFiles(h.heir.state) // if not up: every cluster's Run has returned
 		h.heir.link.Close()
 		<-h.heir.done
 	}

@@ -3,14 +3,17 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/herdhq/herd/internal/sysport"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/herdhq/herd/cluster"
+	"github.com/herdhq/herd/internal/sysport"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,8 +89,39 @@ func (h *herd) upgradeFiles() (upgradeFDs, []*os.File, error) {
 			fds.Programs[pr.name][key] = 4 + len(files)
 			files = append(files, f)
 		}
+		if files, err = pr.snapshotState(&fds, files); err != nil {
+			return fds, files, err
+		}
 	}
 	return fds, files, nil
+}
+
+// snapshotState adds to files an unlinked file holding a snapshot of the
+// program's embedded store (its keys, values and TTLs left), which the
+// new herd loads before its workers start (cluster.StateConfig.Restore).
+// What the workers write after it is not carried over.
+func (pr *program) snapshotState(fds *upgradeFDs, files []*os.File) ([]*os.File, error) {
+	f, err := os.CreateTemp("", "herd-state-*")
+	if err != nil {
+		return files, fmt.Errorf("upgrade: program %s: state snapshot: %w", pr.name, err)
+	}
+	os.Remove(f.Name())
+	files = append(files, f)
+	err = pr.p.SaveState(f)
+	if errors.Is(err, cluster.ErrStateDisabled) {
+		return files, nil
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return files, fmt.Errorf("upgrade: program %s: state snapshot: %w", pr.name, err)
+	}
+	if fds.State == nil {
+		fds.State = map[string]int{}
+	}
+	fds.State[pr.name] = 3 + len(files)
+	return files, nil
 }
 
 // upgradeEnv is herd's environment with envUpgrade describing fds.

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"io"
 	"time"
 
 	"github.com/herdhq/herd/internal/statebroker"
@@ -54,7 +55,18 @@ type StateConfig struct {
 	// MaxValueSize bounds a value or published payload (larger ones fail
 	// with state.ErrTooLarge); 0 means, and at most, 8 MiB.
 	MaxValueSize int
+	// Restore, if set, is a snapshot of another primary's store
+	// (Primary.SaveState: herd upgrade's old herd) that Run loads before
+	// any worker starts: keys, values and the TTLs they had left, still
+	// counting down. Keys past this store's limits are skipped; a
+	// malformed snapshot is loaded up to its fault and logged. Run reads
+	// it once and does not close it. nil: the store starts empty.
+	Restore io.Reader
 }
+
+// ErrStateDisabled is the error of StateStats and SaveState when
+// StateConfig.Disabled turned the embedded store off.
+var ErrStateDisabled = errors.New("cluster: the embedded store is disabled")
 
 // openState starts the embedded store, unless it is disabled.
 func (p *Primary) openState() *statebroker.Broker {
@@ -62,10 +74,41 @@ func (p *Primary) openState() *statebroker.Broker {
 	if c.Disabled {
 		return nil
 	}
-	return statebroker.New(statebroker.Limits{MaxKeys: c.MaxKeys, MaxBytes: c.MaxBytes,
+	b := statebroker.New(statebroker.Limits{MaxKeys: c.MaxKeys, MaxBytes: c.MaxBytes,
 		QueueMessages: c.QueueMessages, QueueBytes: int64(c.QueueBytes), MaxSubs: c.MaxSubscriptions,
 		MaxConns: c.MaxConns, TotalQueueBytes: c.TotalQueueBytes, StallTimeout: c.StallTimeout,
 		MaxValue: c.MaxValueSize})
+	if c.Restore != nil {
+		p.restoreState(b, c.Restore)
+	}
+	return b
+}
+
+// restoreState loads StateConfig.Restore into b, and logs what it did.
+func (p *Primary) restoreState(b *statebroker.Broker, r io.Reader) {
+	loaded, skipped, err := b.Restore(r)
+	if err != nil {
+		p.cfg.Logger.Warn("cluster: the embedded store's snapshot is damaged: loaded up to the fault",
+			"err", err, "loaded", loaded, "skipped", skipped)
+		return
+	}
+	p.cfg.Logger.Debug("cluster: the embedded store's snapshot is loaded", "loaded", loaded, "skipped", skipped)
+}
+
+// SaveState writes a snapshot of the embedded store to w, for another
+// primary's StateConfig.Restore (herd upgrade): its keys, values and the
+// TTLs they have left. Workers keep using the store meanwhile; what they
+// write after the snapshot is not in it. It fails when the store is
+// disabled, or with ErrStopped once Run has returned.
+func (p *Primary) SaveState(w io.Writer) error {
+	var b *statebroker.Broker
+	if err := p.do(func() { b = p.state }); err != nil {
+		return err
+	}
+	if b == nil {
+		return ErrStateDisabled
+	}
+	return b.Snapshot(w)
 }
 
 // internalFunc is a worker channel's Options.Internal: it posts the
@@ -135,7 +178,7 @@ func (p *Primary) StateStats() (StateStats, error) {
 		return StateStats{}, err
 	}
 	if b == nil {
-		return StateStats{}, errors.New("cluster: the embedded store is disabled")
+		return StateStats{}, ErrStateDisabled
 	}
 	s := b.Stats()
 	return StateStats{Keys: s.Keys, Bytes: s.Bytes, Workers: s.Clients, Subscriptions: s.Subs, Dropped: s.Dropped,
