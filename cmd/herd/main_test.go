@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 			"bloat":      helperBloat,
 			"spin":       helperSpin,
 			"state":      helperState,
+			"statekv":    helperStateKV,
 			"hostile":    helperHostile,
 			"endless":    helperEndless,
 			"whereami":   helperWhereAmI,
