@@ -2,7 +2,8 @@
 // Node app under herd (each policy), Node's cluster (round-robin and
 // SCHED_NONE) and PM2; the Go hello worker (bench/hello) under herd's
 // library, each policy, against one Go process; IPC, Go against Node (bench/ipc/run.sh);
-// restart after SIGKILL and failed requests during rolling reloads; the
+// restart after SIGKILL and failed requests during rolling reloads and
+// herd upgrades; the
 // primaries' memory. Rounds are interleaved and every figure is compared
 // with the baseline of the same round. Everything runs on 127.0.0.1.
 //
@@ -52,7 +53,7 @@ func main() {
 	flag.StringVar(&e.hello, "hello", "", "the bench/hello binary")
 	flag.StringVar(&e.restart, "restart", "", "the bench/restart binary")
 	flag.StringVar(&e.nodeDir, "node", "bench/node", "bench/node, with pm2 installed")
-	flag.StringVar(&only, "only", "", "comma-separated sections to run (node,go,ipc,restart,reload); empty: all")
+	flag.StringVar(&only, "only", "", "comma-separated sections to run (node,go,ipc,restart,reload,upgrade); empty: all")
 	kinds := flag.String("kinds", "", "comma-separated Node kinds to run (\"herd rr,herd sticky\"), the baseline always; empty: all")
 	flag.Parse()
 	keepKinds(*kinds)
@@ -133,6 +134,7 @@ func main() {
 		return
 	})
 	run("reload", func() (err error) { rep.reload, err = benchReload(&e, o); return })
+	run("upgrade", func() (err error) { rep.upgrade, err = benchUpgrade(&e, o); return })
 	rep.machine.loadAfter = loadAvg()
 	rep.total = time.Since(rep.start)
 

@@ -22,6 +22,7 @@ type report struct {
 	goRestart string
 	restart   map[string]*restartStats
 	reload    map[string]map[string][]reloadRun
+	upgrade   map[string]map[string][]reloadRun
 }
 
 func median(v []float64) float64 {
@@ -161,6 +162,9 @@ func (r *report) markdown() string {
 	}
 	if r.reload != nil {
 		r.reloadSection(w)
+	}
+	if r.upgrade != nil {
+		r.upgradeSection(w)
 	}
 	if r.node != nil {
 		r.memorySection(w)
@@ -313,9 +317,23 @@ func (r *report) reloadSection(w func(string, ...any)) {
 		"with keep-alive or a new connection per request, 2 s timeout, from 0.5 s before the reload until 0.5 s after it returned. "+
 		"Failed = connection errors and non-2xx answers; hung = no answer within 2 s. Node's cluster module has no reload. %d rounds.\n\n", r.o.rounds)
 	w("| config | mode | reload took, s | requests ok | failed | hung | every worker replaced |\n|---|---|---|---|---|---|---|\n")
-	for _, name := range reloadKinds {
+	changeRows(w, reloadKinds, r.reload)
+}
+
+// upgradeSection is herd upgrade's table, beside the reloads'.
+func (r *report) upgradeSection(w func(string, ...any)) {
+	w("**herd upgrade under load.** The same load as the reloads' while `herd upgrade` replaces herd itself (a new herd process "+
+		"inherits the sockets, starts its workers, and the old one drains): the time from `herd upgrade` to its return, and the requests "+
+		"served and failed from 0.5 s before to 0.5 s after it. %d rounds.\n\n", r.o.rounds)
+	w("| config | mode | upgrade took, s | requests ok | failed | hung | every worker replaced |\n|---|---|---|---|---|---|---|\n")
+	changeRows(w, upgradeKinds, r.upgrade)
+}
+
+// changeRows writes a row per kind and mode of reloads or upgrades.
+func changeRows(w func(string, ...any), kinds []string, res map[string]map[string][]reloadRun) {
+	for _, name := range kinds {
 		for _, mode := range modes {
-			runs := r.reload[name][mode]
+			runs := res[name][mode]
 			if len(runs) == 0 {
 				continue
 			}

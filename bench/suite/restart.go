@@ -17,6 +17,7 @@ import (
 
 var restartKinds = []string{"herd rr", "node cluster rr", "node cluster none", "pm2 -i 2"}
 var reloadKinds = []string{"herd rr", "herd reuseport", "pm2 -i 2"}
+var upgradeKinds = []string{"herd rr"}
 
 func kindNamed(name string) kind {
 	for _, k := range nodeKinds {
@@ -175,7 +176,7 @@ func benchReload(e *env, o opts) (map[string]map[string][]reloadRun, error) {
 				res[name] = map[string][]reloadRun{}
 			}
 			for _, m := range modes {
-				rr, err := reloadRound(e, kindNamed(name), m == "keep-alive")
+				rr, err := changeRound(e, kindNamed(name), m == "keep-alive", func(s *server) error { return s.reload() })
 				if err != nil {
 					return nil, fmt.Errorf("reload round %d, %s: %w", r+1, name, err)
 				}
@@ -188,7 +189,33 @@ func benchReload(e *env, o opts) (map[string]map[string][]reloadRun, error) {
 	return res, nil
 }
 
-func reloadRound(e *env, k kind, keepAlive bool) (reloadRun, error) {
+// benchUpgrade runs herd upgrade under the same load as benchReload:
+// the time from herd upgrade to its return, and the requests served and
+// failed meanwhile (from 0.5 s before to 0.5 s after).
+func benchUpgrade(e *env, o opts) (map[string]map[string][]reloadRun, error) {
+	res := map[string]map[string][]reloadRun{}
+	for r := 0; r < o.rounds; r++ {
+		for _, name := range upgradeKinds {
+			if res[name] == nil {
+				res[name] = map[string][]reloadRun{}
+			}
+			for _, m := range modes {
+				rr, err := changeRound(e, kindNamed(name), m == "keep-alive", func(s *server) error { return s.upgrade() })
+				if err != nil {
+					return nil, fmt.Errorf("upgrade round %d, %s: %w", r+1, name, err)
+				}
+				res[name][m] = append(res[name][m], rr)
+				log.Printf("upgrade round %d %-18s %-10s %.2f s, ok %d, failed %d, hung %d, replaced %v %s", r+1, name, m,
+					rr.seconds, rr.ok, rr.failed, rr.hung, rr.replaced, rr.err)
+			}
+		}
+	}
+	return res, nil
+}
+
+// changeRound starts a server of kind k, puts it under load, and times
+// change (a reload or an upgrade) and counts the requests around it.
+func changeRound(e *env, k kind, keepAlive bool, change func(*server) error) (reloadRun, error) {
 	s, err := startServer(e, k)
 	if err != nil {
 		return reloadRun{}, err
@@ -199,7 +226,7 @@ func reloadRound(e *env, k kind, keepAlive bool) (reloadRun, error) {
 	time.Sleep(500 * time.Millisecond)
 	t0 := time.Now()
 	var rr reloadRun
-	if err := s.reload(); err != nil {
+	if err := change(s); err != nil {
 		rr.err = err.Error()
 	}
 	rr.seconds = time.Since(t0).Seconds()

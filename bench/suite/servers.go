@@ -41,6 +41,7 @@ type server struct {
 	primary int // herd, Node's primary, or PM2's God daemon
 	stop    func()
 	reload  func() error // nil: not offered
+	upgrade func() error // herd upgrade (primary becomes the new herd); nil: not offered
 	pm2     bool
 	script  string // a wrk script in nodeDir that shapes the requests (xff.lua), or ""
 }
@@ -131,21 +132,41 @@ func herdKind(policy string, flags ...string) func(*env, int) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &server{name: "herd " + policy, port: port, primary: c.Process.Pid, stop: func() { stopProc(c, lf) }}
+		s := &server{name: "herd " + policy, port: port, primary: c.Process.Pid}
 		if len(flags) > 0 {
 			s.script = "xff.lua"
 		}
-		s.reload = func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			out, err := exec.CommandContext(ctx, e.herd, "reload", "--control", ctl).CombinedOutput()
-			if err != nil {
-				return fmt.Errorf("herd reload: %v: %s", err, out)
+		s.reload = func() error { _, err := herdCtl(e, ctl, "reload"); return err }
+		upgraded := false
+		s.upgrade = func() error {
+			out, err := herdCtl(e, ctl, "upgrade")
+			f := strings.Fields(out)
+			if err == nil && len(f) > 0 {
+				upgraded = true
+				s.primary, err = strconv.Atoi(f[len(f)-1])
 			}
-			return nil
+			return err
+		}
+		s.stop = func() {
+			if upgraded { // the new herd is no child of ours
+				herdCtl(e, ctl, "stop")
+			}
+			stopProc(c, lf)
 		}
 		return s, nil
 	}
+}
+
+// herdCtl runs herd's command cmd against the control socket ctl, for
+// at most 2 minutes, and returns its output.
+func herdCtl(e *env, ctl, cmd string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, e.herd, cmd, "--control", ctl).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("herd %s: %v: %s", cmd, err, out)
+	}
+	return string(out), nil
 }
 
 func nodeKind(policy string) func(*env, int) (*server, error) {
