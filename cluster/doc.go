@@ -49,7 +49,9 @@
 // program (by descriptor, with their keys in the environment), which puts
 // them in Config.Inherited and so binds nothing it inherited; once the new
 // primary's workers are ready, the old one calls HandOver (stop accepting,
-// drain, return from Run) and the new one TakeOver. Starting the process
+// drain, return from Run) and the new one TakeOver. The embedded store
+// goes along too: the old primary's SaveState writes a snapshot that the
+// new one's StateConfig.Restore loads before its workers start. Starting the process
 // and the readiness handshake are the program's (herd upgrade does it in
 // package cli; inherit.go says what each side does).
 //
