@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,13 +81,21 @@ func scale(t *testing.T, h *herdRun, n string) {
 }
 
 // loadDuring sends requests from two clients while f runs, and a little
-// after, and counts the answers. The loop is bounded in time and count.
+// after, and counts the answers (loadWith).
 func loadDuring(t *testing.T, url string, f func()) (ok, failed int64) {
+	t.Helper()
+	return loadWith(t, url, []*http.Client{client, client}, 200*time.Millisecond, f)
+}
+
+// loadWith sends requests from each of clients, one goroutine each, while
+// f runs and for settle after, and counts the answers. The loop is
+// bounded in time and count.
+func loadWith(t *testing.T, url string, clients []*http.Client, settle time.Duration, f func()) (ok, failed int64) {
 	t.Helper()
 	var okN, failN atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for c := 0; c < 2; c++ {
+	for _, cl := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -97,7 +106,7 @@ func loadDuring(t *testing.T, url string, f func()) (ok, failed int64) {
 					return
 				default:
 				}
-				if _, err := get(url); err != nil {
+				if _, err := getWith(cl, url); err != nil {
 					failN.Add(1)
 					t.Logf("request failed: %v", err)
 				} else {
@@ -107,7 +116,7 @@ func loadDuring(t *testing.T, url string, f func()) (ok, failed int64) {
 		}()
 	}
 	f()
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(settle)
 	close(stop)
 	wg.Wait()
 	return okN.Load(), failN.Load()

@@ -122,8 +122,11 @@ func url(t *testing.T, st *control.Status) string {
 var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 
 // get returns the body of a GET of url.
-func get(url string) (string, error) {
-	resp, err := client.Get(url)
+func get(url string) (string, error) { return getWith(client, url) }
+
+// getWith is get through cl.
+func getWith(cl *http.Client, url string) (string, error) {
+	resp, err := cl.Get(url)
 	if err != nil {
 		return "", err
 	}

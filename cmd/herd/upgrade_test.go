@@ -2,15 +2,12 @@ package main_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -124,58 +121,12 @@ func stopUpgraded(t *testing.T, h *herdRun) {
 
 // loadBoth sends requests while f runs, and a little after, from two
 // clients that connect for each request and two that keep their
-// connections alive, and counts the answers. Bounded in time and count.
+// connections alive, and counts the answers (loadWith).
 func loadBoth(t *testing.T, url string, f func()) (ok, failed int64) {
 	t.Helper()
-	var okN, failN atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	keep := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}, Timeout: 10 * time.Second}
 	defer keep.CloseIdleConnections()
-	for c := 0; c < 4; c++ {
-		cl := client
-		if c%2 == 1 {
-			cl = keep
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			deadline := time.Now().Add(2 * liveness)
-			for i := 0; i < 100000 && time.Now().Before(deadline); i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := getWith(cl, url); err != nil {
-					failN.Add(1)
-					t.Logf("request failed: %v", err)
-				} else {
-					okN.Add(1)
-				}
-			}
-		}()
-	}
-	f()
-	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	return okN.Load(), failN.Load()
-}
-
-func getWith(cl *http.Client, url string) error {
-	resp, err := cl.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if _, err := io.ReadAll(resp.Body); err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return &os.PathError{Op: "GET", Path: url, Err: os.ErrInvalid}
-	}
-	return nil
+	return loadWith(t, url, []*http.Client{client, keep, client, keep}, 300*time.Millisecond, f)
 }
 
 // upgradeUnderLoad upgrades h under load and checks that no request
