@@ -20,6 +20,21 @@ import (
 // helperState is a Go worker that counts requests in the store that herd
 // run --state names: it answers "COUNT URL".
 func helperState() {
+	serveWithStore(func(st state.Store) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, err := st.Incr(r.Context(), "hits", 1)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintf(w, "%d %s\n", n, os.Getenv(state.EnvURL))
+		})
+	})
+}
+
+// serveWithStore opens the store herd names, listens on HERD_TEST_ADDR
+// through herd, and serves what handler makes of the store.
+func serveWithStore(handler func(state.Store) http.Handler) {
 	st, err := state.Open(context.Background(), "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "state:", err)
@@ -30,15 +45,7 @@ func helperState() {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		os.Exit(3)
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := st.Incr(r.Context(), "hits", 1)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintf(w, "%d %s\n", n, os.Getenv(state.EnvURL))
-	})
-	cluster.Serve(&http.Server{Handler: h}, l)
+	cluster.Serve(&http.Server{Handler: handler(st)}, l)
 }
 
 // TestRunState runs Go workers that share a counter, in herd's own store

@@ -1,15 +1,11 @@
 package main_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/herdhq/herd/cluster"
 	"github.com/herdhq/herd/internal/testutil"
 	"github.com/herdhq/herd/state"
 )
@@ -18,35 +14,27 @@ import (
 // store: /set?k=K&v=V&ttl=D sets K (D: a time.Duration, empty: none),
 // /get?k=K answers its value, or 404.
 func helperStateKV() {
-	st, err := state.Open(context.Background(), "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "state:", err)
-		os.Exit(3)
-	}
-	l, err := cluster.Listen("tcp", os.Getenv("HERD_TEST_ADDR"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "listen:", err)
-		os.Exit(3)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/set", func(w http.ResponseWriter, r *http.Request) {
-		ttl, _ := time.ParseDuration(r.FormValue("ttl"))
-		if err := st.Set(r.Context(), r.FormValue("k"), []byte(r.FormValue("v")), ttl); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		}
+	serveWithStore(func(st state.Store) http.Handler {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/set", func(w http.ResponseWriter, r *http.Request) {
+			ttl, _ := time.ParseDuration(r.FormValue("ttl"))
+			if err := st.Set(r.Context(), r.FormValue("k"), []byte(r.FormValue("v")), ttl); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			}
+		})
+		mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+			v, err := st.Get(r.Context(), r.FormValue("k"))
+			switch {
+			case errors.Is(err, state.ErrNotFound):
+				http.NotFound(w, r)
+			case err != nil:
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			default:
+				w.Write(v)
+			}
+		})
+		return mux
 	})
-	mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
-		v, err := st.Get(r.Context(), r.FormValue("k"))
-		switch {
-		case errors.Is(err, state.ErrNotFound):
-			http.NotFound(w, r)
-		case err != nil:
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		default:
-			w.Write(v)
-		}
-	})
-	cluster.Serve(&http.Server{Handler: mux}, l)
 }
 
 // getKey asks a worker for key: its value, or found false (404).
